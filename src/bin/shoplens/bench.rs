@@ -1,0 +1,107 @@
+//! `shoplens bench`: per-stage timings, median of repeated runs after a warm-up.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use shoplens::frame::encode_nv21;
+use shoplens::preprocess::frame_to_tensor;
+use shoplens::{CameraFrame, CropRect, Error, Photo};
+
+use crate::{read, ModelArg};
+
+/// Options of `shoplens bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// The photo to decode and embed [default: the bundled tests/data/coffee.jpg].
+    #[arg(long)]
+    photo: Option<PathBuf>,
+    /// Timed runs per stage (after one warm-up run).
+    #[arg(long, default_value_t = 20)]
+    iters: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Median and minimum of a stage, in milliseconds.
+#[derive(serde::Serialize)]
+struct Stat {
+    median_ms: f64,
+    min_ms: f64,
+}
+
+fn time(iters: usize, mut f: impl FnMut() -> Result<(), Error>) -> Result<Stat, Error> {
+    f()?;
+    let mut runs: Vec<Duration> = Vec::with_capacity(iters);
+    for _ in 0..iters.max(1) {
+        let start = Instant::now();
+        f()?;
+        runs.push(start.elapsed());
+    }
+    runs.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    Ok(Stat { median_ms: ms(runs[runs.len() / 2]), min_ms: ms(runs[0]) })
+}
+
+pub fn run(args: BenchArgs) -> Result<(), Error> {
+    let photo_path = args.photo.unwrap_or_else(|| crate::bundled("tests/data/coffee.jpg"));
+    let bytes = read(&photo_path)?;
+    let model_path = args.model.path();
+    let engine = args.model.open()?;
+    let spec = engine.embedder().input_spec().clone();
+
+    // A 1920x1080 NV21 frame with real content: the photo stretched to full HD.
+    let rgb = Photo::decode(&bytes)?;
+    let (w, h) = (1920u32, 1080u32);
+    let big = image::imageops::resize(&rgb.to_rgb_image(), w, h, image::imageops::FilterType::Triangle);
+    let nv21 = encode_nv21(big.as_raw(), w, h)?;
+    let (y, vu) = nv21.split_at((w * h) as usize);
+    let frame = CameraFrame::nv21(w, h, y, w as usize, vu, w as usize)?;
+    let cropped = frame.with_crop(CropRect { x: 660, y: 240, width: 600, height: 600 })?;
+    let tensor = frame_to_tensor(&frame, &spec);
+
+    let n = args.iters;
+    let decode = time(n, || Photo::decode(&bytes).map(drop))?;
+    let frame_to_tensor_full = time(n, || Ok(drop(frame_to_tensor(&frame, &spec))))?;
+    let frame_to_tensor_crop = time(n, || Ok(drop(frame_to_tensor(&cropped, &spec))))?;
+    let inference = time(n, || engine.embedder().embed_tensor(tensor.clone()).map(drop))?;
+    let photo_to_embedding = time(n, || engine.embed_photo(&bytes).map(drop))?;
+
+    let report = serde_json::json!({
+        "model": model_path.display().to_string(),
+        "model_id": engine.embedder().manifest().model_id,
+        "photo": photo_path.display().to_string(),
+        "threads": 1,
+        "iters": n,
+        "decode_ms": decode.median_ms,
+        "frame_to_tensor_ms": frame_to_tensor_full.median_ms,
+        "frame_crop_to_tensor_ms": frame_to_tensor_crop.median_ms,
+        "inference_ms": inference.median_ms,
+        "photo_to_embedding_ms": photo_to_embedding.median_ms,
+        "stages": {
+            "decode": decode,
+            "frame_to_tensor_1920x1080_nv21": frame_to_tensor_full,
+            "frame_to_tensor_1920x1080_nv21_crop600": frame_to_tensor_crop,
+            "inference": inference,
+            "photo_to_embedding": photo_to_embedding,
+        },
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("model {} ({}), {} runs per stage, median (min) ms", report["model_id"], model_path.display(), n);
+        for (name, s) in [
+            ("photo decode", &decode),
+            ("1920x1080 NV21 -> tensor", &frame_to_tensor_full),
+            ("1920x1080 NV21 crop 600 -> tensor", &frame_to_tensor_crop),
+            ("inference", &inference),
+            ("photo -> embedding", &photo_to_embedding),
+        ] {
+            println!("{name:<36} {:>8.2} ({:.2})", s.median_ms, s.min_ms);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The `shoplens` command line: the same plain Rust API the bindings use.
+
+mod bench;
+mod frame_args;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use shoplens::{Error, ShopLens};
+
+use frame_args::FrameArgs;
+
+/// On-device visual product search.
+#[derive(Parser)]
+#[command(name = "shoplens", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the embedding of a photo (JPEG, PNG, WebP) or of a raw camera frame dump.
+    Embed {
+        /// The photo, or the raw frame with --frame.
+        file: PathBuf,
+        #[command(flatten)]
+        frame: FrameArgs,
+        #[command(flatten)]
+        model: ModelArg,
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time each stage: photo decode, 1920x1080 NV21 frame to tensor, inference, photo to embedding.
+    Bench(bench::BenchArgs),
+}
+
+/// Which model to load.
+#[derive(clap::Args)]
+struct ModelArg {
+    /// ONNX model with its .json manifest beside it [default: the bundled int8 model].
+    #[arg(long, env = "SHOPLENS_MODEL")]
+    model: Option<PathBuf>,
+}
+
+impl ModelArg {
+    fn open(&self) -> Result<ShopLens, Error> {
+        ShopLens::open(self.path())
+    }
+
+    fn path(&self) -> PathBuf {
+        self.model.clone().unwrap_or_else(default_model)
+    }
+}
+
+/// A bundled file: relative to the working directory, else to the source tree this binary was built from.
+fn bundled(name: &str) -> PathBuf {
+    if Path::new(name).exists() {
+        return PathBuf::from(name);
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+fn default_model() -> PathBuf {
+    bundled("models/shoplens-effnet-lite0-int8.onnx")
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Embed { file, frame, model, json } => {
+            let engine = model.open()?;
+            let bytes = read(&file)?;
+            let embedding = match frame.to_frame(&bytes)? {
+                Some(f) => engine.embed_frame(&f)?,
+                None => engine.embed_photo(&bytes)?,
+            };
+            if json {
+                println!("{}", serde_json::to_string(&embedding.vector)?);
+            } else {
+                let values: Vec<String> = embedding.vector.iter().map(|v| format!("{v:.6}")).collect();
+                println!("# {} dims, model {}", embedding.vector.len(), engine.embedder().manifest().model_id);
+                println!("{}", values.join(" "));
+            }
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shoplens: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

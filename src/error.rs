@@ -1,0 +1,63 @@
+//! The internal error: rich, with sources. `ffi` maps it to the few public variants an app can act on.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside ShopLens.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A camera frame whose geometry, strides or buffers do not add up.
+    #[error("invalid camera frame: {0}")]
+    InvalidFrame(String),
+
+    /// Encoded photo bytes that could not be decoded.
+    #[error("cannot decode photo: {0}")]
+    Decode(#[from] image::ImageError),
+
+    /// A photo whose size is outside what ShopLens accepts.
+    #[error("invalid photo: {0}")]
+    InvalidPhoto(String),
+
+    /// The model manifest is malformed or does not describe the model graph.
+    #[error("invalid model manifest: {0}")]
+    Manifest(String),
+
+    /// tract could not load, optimize or run the model.
+    #[error("model error: {0}")]
+    Model(String),
+
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// JSON that could not be parsed.
+    #[error("invalid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+
+    /// An [`Error::InvalidFrame`] with the given message.
+    pub(crate) fn frame(msg: impl Into<String>) -> Self {
+        Error::InvalidFrame(msg.into())
+    }
+}
+
+impl From<tract_onnx::prelude::TractError> for Error {
+    fn from(e: tract_onnx::prelude::TractError) -> Self {
+        // tract's errors are anyhow chains; keep the whole chain, it names the node that failed.
+        Error::Model(format!("{e:#}"))
+    }
+}
+
+/// Result with the internal [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,300 @@
+//! The embedding model: a tract plan optimized once for fixed input facts; tensor in, unit vector out.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tract_onnx::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::preprocess::{InputSpec, Layout};
+
+/// The manifest format this build reads.
+pub const MANIFEST_FORMAT: &str = "shoplens-model";
+/// The manifest version this build reads.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// The JSON file beside a model that says what it wants and gives, so apps can bring their own model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelManifest {
+    /// Always `shoplens-model`.
+    pub format: String,
+    /// Manifest version, 1.
+    pub format_version: u32,
+    /// Names the vector space: shards built with another model id are refused.
+    pub model_id: String,
+    /// The model file name, relative to the manifest.
+    pub file: String,
+    /// SHA-256 of the model file, hex; checked when present.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// The input tensor.
+    pub input: InputManifest,
+    /// The output tensor.
+    pub output: OutputManifest,
+}
+
+/// The model's input: size, layout, colours, normalization, crop policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputManifest {
+    /// Input node name in the graph.
+    pub name: String,
+    /// `NCHW` or `NHWC`.
+    pub layout: String,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `RGB` or `BGR`.
+    pub color: String,
+    /// Per-channel mean on the 0..=255 scale, in R, G, B order.
+    pub mean: [f32; 3],
+    /// Per-channel standard deviation on the 0..=255 scale, in R, G, B order.
+    pub std: [f32; 3],
+    /// Share of the short side kept by the centre crop.
+    #[serde(default = "one")]
+    pub crop_fraction: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// The model's output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutputManifest {
+    /// Output node name in the graph.
+    pub name: String,
+    /// Embedding dimension.
+    pub dim: u32,
+}
+
+impl ModelManifest {
+    /// Parses and checks a manifest.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let m: ModelManifest = serde_json::from_str(json)?;
+        m.input_spec()?;
+        if m.format != MANIFEST_FORMAT || m.format_version != MANIFEST_VERSION {
+            return Err(Error::Manifest(format!(
+                "format {} version {} is not {MANIFEST_FORMAT} version {MANIFEST_VERSION}",
+                m.format, m.format_version
+            )));
+        }
+        if m.output.dim == 0 || m.output.dim > 65536 {
+            return Err(Error::Manifest(format!("output dim {} is not in 1..=65536", m.output.dim)));
+        }
+        if m.model_id.is_empty() {
+            return Err(Error::Manifest("model_id is empty".into()));
+        }
+        Ok(m)
+    }
+
+    /// The preprocessing this manifest asks for.
+    pub fn input_spec(&self) -> Result<InputSpec> {
+        let i = &self.input;
+        let layout = match i.layout.as_str() {
+            "NCHW" => Layout::Nchw,
+            "NHWC" => Layout::Nhwc,
+            other => return Err(Error::Manifest(format!("layout {other:?} is not NCHW or NHWC"))),
+        };
+        let bgr = match i.color.as_str() {
+            "RGB" => false,
+            "BGR" => true,
+            other => return Err(Error::Manifest(format!("color {other:?} is not RGB or BGR"))),
+        };
+        if !(1..=4096).contains(&i.width) || !(1..=4096).contains(&i.height) {
+            return Err(Error::Manifest(format!("input size {}x{} is not within 1..=4096", i.width, i.height)));
+        }
+        if i.std.iter().chain(&i.mean).any(|v| !v.is_finite()) || i.std.contains(&0.0) {
+            return Err(Error::Manifest("mean and std must be finite, std non-zero".into()));
+        }
+        if !(i.crop_fraction > 0.0 && i.crop_fraction <= 1.0) {
+            return Err(Error::Manifest(format!("crop_fraction {} is not in (0, 1]", i.crop_fraction)));
+        }
+        Ok(InputSpec {
+            width: i.width,
+            height: i.height,
+            layout,
+            bgr,
+            mean: i.mean,
+            std: i.std,
+            crop_fraction: i.crop_fraction,
+        })
+    }
+}
+
+/// An optimized, runnable model plus its manifest. `Send + Sync`: share one behind an `Arc`.
+pub struct Embedder {
+    plan: Arc<TypedSimplePlan>,
+    manifest: ModelManifest,
+    spec: InputSpec,
+    sha256: String,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder").field("model_id", &self.manifest.model_id).finish()
+    }
+}
+
+impl Embedder {
+    /// Loads `model.onnx` with the manifest beside it (`model.json`).
+    pub fn from_path(model: impl AsRef<Path>) -> Result<Self> {
+        let model = model.as_ref();
+        let manifest_path = model.with_extension("json");
+        let json = std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
+        let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
+        Self::from_bytes(&bytes, ModelManifest::from_json(&json)?)
+    }
+
+    /// Loads an ONNX model from memory and optimizes it for the manifest's fixed input shape.
+    pub fn from_bytes(onnx: &[u8], manifest: ModelManifest) -> Result<Self> {
+        let spec = manifest.input_spec()?;
+        let sha256 = hex(&Sha256::digest(onnx));
+        if let Some(expected) = &manifest.sha256 {
+            if !expected.eq_ignore_ascii_case(&sha256) {
+                return Err(Error::Manifest(format!("model sha256 {sha256} does not match the manifest's {expected}")));
+            }
+        }
+        let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
+        let inputs = model.input_outlets()?;
+        let input_name = match inputs {
+            [only] => model.node(only.node).name.clone(),
+            _ => return Err(Error::Manifest(format!("the model has {} inputs, ShopLens feeds one", inputs.len()))),
+        };
+        if input_name != manifest.input.name {
+            return Err(Error::Manifest(format!("the model's input is {input_name:?}, the manifest says {:?}", manifest.input.name)));
+        }
+        model
+            .select_outputs_by_name([manifest.output.name.as_str()])
+            .map_err(|_| Error::Manifest(format!("the model has no output named {:?}", manifest.output.name)))?;
+        let (w, h) = (spec.width as usize, spec.height as usize);
+        let shape = match spec.layout {
+            Layout::Nchw => [1, 3, h, w],
+            Layout::Nhwc => [1, h, w, 3],
+        };
+        model.set_input_fact(0, f32::fact(shape).into())?;
+        let model = model.into_optimized()?;
+        let out = model.output_fact(0)?;
+        let dims = out.shape.as_concrete().map(|d| d.iter().product::<usize>());
+        if dims != Some(manifest.output.dim as usize) || out.datum_type != f32::datum_type() {
+            return Err(Error::Manifest(format!(
+                "the model's output is {out:?}, the manifest says {} floats",
+                manifest.output.dim
+            )));
+        }
+        let plan = model.into_runnable()?;
+        Ok(Embedder { plan, manifest, spec, sha256 })
+    }
+
+    /// Runs the model on a tensor made by [`crate::preprocess::frame_to_tensor`] for [`Embedder::input_spec`].
+    /// Returns the L2-normalized embedding.
+    pub fn embed_tensor(&self, tensor: Vec<f32>) -> Result<Vec<f32>> {
+        if tensor.len() != self.spec.len() {
+            return Err(Error::Model(format!("tensor has {} floats, the model wants {}", tensor.len(), self.spec.len())));
+        }
+        let (w, h) = (self.spec.width as usize, self.spec.height as usize);
+        let shape: &[usize] = match self.spec.layout {
+            Layout::Nchw => &[1, 3, h, w],
+            Layout::Nhwc => &[1, h, w, 3],
+        };
+        let input = tract_ndarray::ArrayD::from_shape_vec(shape, tensor).map_err(|e| Error::Model(e.to_string()))?;
+        let outputs = self.plan.run(tvec!(Tensor::from(input).into()))?;
+        let out = outputs.first().ok_or_else(|| Error::Model("the model gave no output".into()))?;
+        let mut v: Vec<f32> = out.to_plain_array_view::<f32>()?.iter().copied().collect();
+        normalize(&mut v)?;
+        Ok(v)
+    }
+
+    /// The preprocessing the model wants.
+    pub fn input_spec(&self) -> &InputSpec {
+        &self.spec
+    }
+
+    /// The manifest the model was loaded with.
+    pub fn manifest(&self) -> &ModelManifest {
+        &self.manifest
+    }
+
+    /// The embedding dimension.
+    pub fn dim(&self) -> usize {
+        self.manifest.output.dim as usize
+    }
+
+    /// SHA-256 of the model bytes, hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
+/// Scales `v` to unit length; a zero or non-finite vector is a model error.
+fn normalize(v: &mut [f32]) -> Result<()> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if !norm.is_finite() || norm == 0.0 {
+        return Err(Error::Model(format!("the model produced a vector of norm {norm}")));
+    }
+    v.iter_mut().for_each(|x| *x /= norm);
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Cosine similarity of two vectors (their dot product, when both are unit length).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let nb = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (na * nb).max(f32::MIN_POSITIVE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const MANIFEST: &str = r#"{
+        "format": "shoplens-model", "format_version": 1, "model_id": "m", "file": "m.onnx",
+        "input": {"name": "input", "layout": "NCHW", "width": 224, "height": 224, "color": "RGB",
+                  "mean": [127, 127, 127], "std": [128, 128, 128]},
+        "output": {"name": "embedding", "dim": 8}
+    }"#;
+
+    #[test]
+    fn manifest_parses_and_defaults_crop() {
+        let m = ModelManifest::from_json(MANIFEST).unwrap();
+        assert_eq!(m.input_spec().unwrap().crop_fraction, 1.0);
+    }
+
+    #[test]
+    fn bad_manifests_are_clear_errors() {
+        for (from, to) in [
+            ("\"NCHW\"", "\"CHW\""),
+            ("\"RGB\"", "\"YUV\""),
+            ("[128, 128, 128]", "[128, 0, 128]"),
+            ("\"width\": 224", "\"width\": 0"),
+            ("\"dim\": 8", "\"dim\": 0"),
+            ("\"format_version\": 1", "\"format_version\": 2"),
+        ] {
+            let json = MANIFEST.replace(from, to);
+            assert!(matches!(ModelManifest::from_json(&json), Err(Error::Manifest(_))), "{to}");
+        }
+        assert!(matches!(ModelManifest::from_json("{"), Err(Error::Json(_))));
+    }
+
+    #[test]
+    fn garbage_model_bytes_are_an_error() {
+        let m = ModelManifest::from_json(MANIFEST).unwrap();
+        assert!(Embedder::from_bytes(b"\x08\x07garbage", m).is_err());
+    }
+
+    #[test]
+    fn normalize_rejects_zero() {
+        let mut v = vec![3.0, 4.0];
+        normalize(&mut v).unwrap();
+        assert_eq!(v, vec![0.6, 0.8]);
+        assert!(normalize(&mut [0.0, 0.0]).is_err());
+        assert!(normalize(&mut [f32::NAN, 1.0]).is_err());
+    }
+}

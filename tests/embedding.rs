@@ -1,0 +1,112 @@
+//! End to end on real photos: photo and camera-frame paths, rotation, EXIF, model agreement.
+
+mod common;
+
+use common::*;
+use shoplens::frame::encode_nv21;
+use shoplens::{cosine, CameraFrame, CropRect, Rotation};
+
+fn nv21_frame(nv21: &[u8], w: u32, h: u32) -> CameraFrame<'_> {
+    let (y, vu) = nv21.split_at((w * h) as usize);
+    CameraFrame::nv21(w, h, y, w as usize, vu, w as usize).unwrap()
+}
+
+#[test]
+fn jpeg_nv21_and_rotated_nv21_agree() {
+    let engine = engine("int8");
+    let jpeg = engine.embed_photo(&data("coffee.jpg")).unwrap().vector;
+    let (px, w, h) = rgb("coffee.jpg");
+    let nv21 = encode_nv21(&px, w, h).unwrap();
+    let from_frame = engine.embed_frame(&nv21_frame(&nv21, w, h)).unwrap().vector;
+    // The sensor saw the scene turned a quarter counter-clockwise; rotation 90 turns it back.
+    let sideways = encode_nv21(&rotate_ccw(&px, w, h), h, w).unwrap();
+    let frame = nv21_frame(&sideways, h, w).with_rotation(Rotation::Deg90);
+    let from_rotated = engine.embed_frame(&frame).unwrap().vector;
+    let (c1, c2) = (cosine(&jpeg, &from_frame), cosine(&jpeg, &from_rotated));
+    println!("jpeg~nv21 {c1:.4}, jpeg~rotated nv21 {c2:.4}");
+    assert!(c1 >= 0.98 && c2 >= 0.98, "{c1} {c2}");
+    // Without its rotation flag the sideways frame is a different picture to the model.
+    let unrotated = engine.embed_frame(&nv21_frame(&sideways, h, w)).unwrap().vector;
+    assert!(cosine(&jpeg, &unrotated) < c2);
+}
+
+#[test]
+fn exif_orientation_is_honoured() {
+    let engine = engine("int8");
+    let upright = engine.embed_photo(&data("coffee.jpg")).unwrap().vector;
+    let exif = engine.embed_photo(&data("coffee_exif6.jpg")).unwrap().vector;
+    let c = cosine(&upright, &exif);
+    assert!(c >= 0.98, "{c}");
+}
+
+#[test]
+fn crop_box_selects_the_object() {
+    let engine = engine("int8");
+    // The coffee photo pasted on the left of a wide frame whose right side is another photo.
+    let (coffee, cw, ch) = rgb("coffee.jpg");
+    let (other, ow, _) = rgb("aero1.jpg");
+    let (w, h) = (1200u32, 400u32);
+    let mut px = vec![0u8; (w * h * 3) as usize];
+    for y in 0..h {
+        let row = (y * w * 3) as usize;
+        let c = crop_rgb(&coffee, cw, 0, y.min(ch - 1), 600, 1);
+        px[row..row + 1800].copy_from_slice(&c);
+        let o = crop_rgb(&other, ow, 0, y, 600, 1);
+        px[row + 1800..row + 3600].copy_from_slice(&o);
+    }
+    let nv21 = encode_nv21(&px, w, h).unwrap();
+    let crop = CropRect { x: 0, y: 0, width: 600, height: 400 };
+    let cropped = engine.embed_frame(&nv21_frame(&nv21, w, h).with_crop(crop).unwrap()).unwrap().vector;
+    let whole = engine.embed_photo(&data("coffee.jpg")).unwrap().vector;
+    let c = cosine(&cropped, &whole);
+    assert!(c >= 0.98, "{c}");
+}
+
+#[test]
+fn same_object_is_closer_than_other_objects() {
+    let engine = engine("int8");
+    let names = ["coffee.jpg", "chelsea.jpg", "orange.jpg", "apple.jpg", "aero1.jpg", "aero3.jpg", "rubberwhale1.jpg", "rubberwhale2.jpg"];
+    let v: Vec<Vec<f32>> = names.iter().map(|n| engine.embed_photo(&data(n)).unwrap().vector).collect();
+    let same = [(4, 5), (6, 7)];
+    for &(a, b) in &same {
+        let pair = cosine(&v[a], &v[b]);
+        for (o, name) in names.iter().enumerate() {
+            if o == a || o == b {
+                continue;
+            }
+            for x in [a, b] {
+                let other = cosine(&v[x], &v[o]);
+                println!("{} ~ {}: same {pair:.3}, vs {name} {other:.3}", names[a], names[b]);
+                assert!(pair > other + 0.05, "{} vs {}: {pair} not clearly above {other}", names[x], name);
+            }
+        }
+    }
+}
+
+#[test]
+fn int8_agrees_with_fp32() {
+    let (int8, fp32) = (engine("int8"), engine("fp32"));
+    let mut worst = 1f32;
+    for name in ["coffee.jpg", "chelsea.jpg", "orange.jpg", "aero1.jpg", "rubberwhale1.jpg"] {
+        let bytes = data(name);
+        let c = cosine(&int8.embed_photo(&bytes).unwrap().vector, &fp32.embed_photo(&bytes).unwrap().vector);
+        println!("{name}: int8 ~ fp32 {c:.4}");
+        worst = worst.min(c);
+    }
+    assert!(worst >= 0.95, "{worst}");
+}
+
+#[test]
+fn engine_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<shoplens::ShopLens>();
+    let engine = engine("int8");
+    let bytes = data("orange.jpg");
+    let alone = engine.embed_photo(&bytes).unwrap().vector;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| engine.embed_photo(&bytes).unwrap().vector)).collect();
+        for h in handles {
+            assert_eq!(h.join().unwrap(), alone);
+        }
+    });
+}
