@@ -168,14 +168,28 @@ pub struct CameraFrame<'a> {
 
 impl<'a> CameraFrame<'a> {
     /// NV21: a Y plane and an interleaved V/U plane.
-    pub fn nv21(width: u32, height: u32, y: &'a [u8], y_row_stride: usize, vu: &'a [u8], vu_row_stride: usize) -> Result<Self> {
+    pub fn nv21(
+        width: u32,
+        height: u32,
+        y: &'a [u8],
+        y_row_stride: usize,
+        vu: &'a [u8],
+        vu_row_stride: usize,
+    ) -> Result<Self> {
         let v = Plane { data: vu, row_stride: vu_row_stride, pixel_stride: 2 };
         let u = Plane { data: vu.get(1..).unwrap_or(&[]), row_stride: vu_row_stride, pixel_stride: 2 };
         Self::yuv(PixelFormat::Nv21, width, height, [Plane::new(y, y_row_stride), u, v], ColorRange::Full)
     }
 
     /// NV12: a Y plane and an interleaved U/V plane.
-    pub fn nv12(width: u32, height: u32, y: &'a [u8], y_row_stride: usize, uv: &'a [u8], uv_row_stride: usize) -> Result<Self> {
+    pub fn nv12(
+        width: u32,
+        height: u32,
+        y: &'a [u8],
+        y_row_stride: usize,
+        uv: &'a [u8],
+        uv_row_stride: usize,
+    ) -> Result<Self> {
         let u = Plane { data: uv, row_stride: uv_row_stride, pixel_stride: 2 };
         let v = Plane { data: uv.get(1..).unwrap_or(&[]), row_stride: uv_row_stride, pixel_stride: 2 };
         Self::yuv(PixelFormat::Nv12, width, height, [Plane::new(y, y_row_stride), u, v], ColorRange::Full)
@@ -205,7 +219,13 @@ impl<'a> CameraFrame<'a> {
     ///
     /// `row_stride` is the Y (or RGBA) row stride in bytes and defaults to the width; chroma rows of NV21/NV12 use
     /// the same stride, I420 chroma rows half of it (rounded up).
-    pub fn packed(format: PixelFormat, width: u32, height: u32, data: &'a [u8], row_stride: Option<usize>) -> Result<Self> {
+    pub fn packed(
+        format: PixelFormat,
+        width: u32,
+        height: u32,
+        data: &'a [u8],
+        row_stride: Option<usize>,
+    ) -> Result<Self> {
         check_sides(format, width, height)?;
         let (w, h) = (width as usize, height as usize);
         let bpp = match format {
@@ -233,7 +253,13 @@ impl<'a> CameraFrame<'a> {
                 let c_stride = stride.div_ceil(2);
                 let (y, rest) = split(y_len);
                 let (u, v) = rest.split_at(c_stride.saturating_mul(h / 2).min(rest.len()));
-                Self::yuv_420_888(width, height, Plane::new(y, stride), Plane::new(u, c_stride), Plane::new(v, c_stride))
+                Self::yuv_420_888(
+                    width,
+                    height,
+                    Plane::new(y, stride),
+                    Plane::new(u, c_stride),
+                    Plane::new(v, c_stride),
+                )
             }
         }
     }

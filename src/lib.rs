@@ -13,4 +13,3 @@ pub use error::{Error, Result};
 pub use frame::{CameraFrame, ColorRange, CropRect, PixelFormat, Plane, Rotation};
 pub use model::{cosine, Embedder, ModelManifest};
 pub use photo::Photo;
-

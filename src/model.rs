@@ -164,7 +164,10 @@ impl Embedder {
             _ => return Err(Error::Manifest(format!("the model has {} inputs, ShopLens feeds one", inputs.len()))),
         };
         if input_name != manifest.input.name {
-            return Err(Error::Manifest(format!("the model's input is {input_name:?}, the manifest says {:?}", manifest.input.name)));
+            return Err(Error::Manifest(format!(
+                "the model's input is {input_name:?}, the manifest says {:?}",
+                manifest.input.name
+            )));
         }
         model
             .select_outputs_by_name([manifest.output.name.as_str()])
@@ -192,7 +195,11 @@ impl Embedder {
     /// Returns the L2-normalized embedding.
     pub fn embed_tensor(&self, tensor: Vec<f32>) -> Result<Vec<f32>> {
         if tensor.len() != self.spec.len() {
-            return Err(Error::Model(format!("tensor has {} floats, the model wants {}", tensor.len(), self.spec.len())));
+            return Err(Error::Model(format!(
+                "tensor has {} floats, the model wants {}",
+                tensor.len(),
+                self.spec.len()
+            )));
         }
         let (w, h) = (self.spec.width as usize, self.spec.height as usize);
         let shape: &[usize] = match self.spec.layout {

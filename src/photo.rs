@@ -23,7 +23,9 @@ pub struct Photo {
 impl Photo {
     /// Decodes JPEG, PNG or WebP bytes, recognised by their content; honours EXIF orientation.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::InvalidPhoto(e.to_string()))?;
+        let mut reader = ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| Error::InvalidPhoto(e.to_string()))?;
         if reader.format().is_none() {
             return Err(Error::InvalidPhoto("not a JPEG, PNG or WebP image".into()));
         }
@@ -77,7 +79,9 @@ impl Photo {
     pub fn as_frame(&self) -> Result<CameraFrame<'_>> {
         let (w, h) = self.pixels.dimensions();
         let stride = w as usize * 3;
-        Ok(CameraFrame::rgb(w, h, self.pixels.as_raw(), stride)?.with_rotation(self.rotation).with_mirrored(self.mirrored))
+        Ok(CameraFrame::rgb(w, h, self.pixels.as_raw(), stride)?
+            .with_rotation(self.rotation)
+            .with_mirrored(self.mirrored))
     }
 }
 

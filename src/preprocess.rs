@@ -82,14 +82,23 @@ pub fn frame_to_rgb(frame: &CameraFrame<'_>, width: u32, height: u32, crop_fract
     out
 }
 
+/// Converts one resampled pixel's three channels to RGB.
+type ToRgb = fn([f32; 3]) -> [f32; 3];
+
 /// Resamples the frame to `out_w` x `out_h` upright pixels and calls `put(x, y, [r, g, b])`, values in 0..=255.
-fn for_each_rgb(frame: &CameraFrame<'_>, out_w: u32, out_h: u32, crop_fraction: f32, mut put: impl FnMut(usize, usize, [f32; 3])) {
+fn for_each_rgb(
+    frame: &CameraFrame<'_>,
+    out_w: u32,
+    out_h: u32,
+    crop_fraction: f32,
+    mut put: impl FnMut(usize, usize, [f32; 3]),
+) {
     let rotation = frame.rotation();
     let swaps = rotation.swaps_axes();
     // Outputs along the source's x and y axes.
     let (nx, ny) = if swaps { (out_h as usize, out_w as usize) } else { (out_w as usize, out_h as usize) };
     let (x0, y0, sw, sh) = source_box(frame, out_w, out_h, crop_fraction);
-    let (grid, convert): ([Vec<f32>; 3], fn([f32; 3]) -> [f32; 3]) = match frame.channels() {
+    let (grid, convert): ([Vec<f32>; 3], ToRgb) = match frame.channels() {
         Channels::Rgb(planes) => {
             let (fw, fh) = (frame.width() as usize, frame.height() as usize);
             let (tx, ty) = (taps(x0, sw, nx, fw), taps(y0, sh, ny, fh));
@@ -101,7 +110,7 @@ fn for_each_rgb(frame: &CameraFrame<'_>, out_w: u32, out_h: u32, crop_fraction: 
             // Chroma covers 2x2 luma pixels: the same box in half-resolution coordinates.
             let (cx, cy) = (taps(x0 / 2.0, sw / 2.0, nx, fw / 2), taps(y0 / 2.0, sh / 2.0, ny, fh / 2));
             let grid = [resample(&y, &tx, &ty), resample(&u, &cx, &cy), resample(&v, &cx, &cy)];
-            let convert: fn([f32; 3]) -> [f32; 3] = match range {
+            let convert: ToRgb = match range {
                 ColorRange::Full => yuv_full_to_rgb,
                 ColorRange::Video => yuv_video_to_rgb,
             };

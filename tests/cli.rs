@@ -27,7 +27,19 @@ fn embed_raw_frame_dump() {
     std::fs::write(&file, &nv21).unwrap();
     let size = format!("{}x{}", px.width(), px.height());
     let f = file.to_str().unwrap();
-    let out = shoplens(&["embed", "--frame", "nv21", "--size", &size, "--rotation", "90", "--crop", "10,10,400,400", f, "--json"]);
+    let out = shoplens(&[
+        "embed",
+        "--frame",
+        "nv21",
+        "--size",
+        &size,
+        "--rotation",
+        "90",
+        "--crop",
+        "10,10,400,400",
+        f,
+        "--json",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // A dump one byte short is a one-line error and exit code 1, not a panic (101).
     std::fs::write(&file, &nv21[..nv21.len() - 1]).unwrap();
@@ -50,6 +62,10 @@ fn bad_inputs_exit_non_zero_without_panicking() {
     ] {
         let out = shoplens(args);
         let code = out.status.code();
-        assert!(code.is_some_and(|c| c != 0 && c != 101), "{args:?}: {code:?} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            code.is_some_and(|c| c != 0 && c != 101),
+            "{args:?}: {code:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

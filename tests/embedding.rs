@@ -65,7 +65,16 @@ fn crop_box_selects_the_object() {
 #[test]
 fn same_object_is_closer_than_other_objects() {
     let engine = engine("int8");
-    let names = ["coffee.jpg", "chelsea.jpg", "orange.jpg", "apple.jpg", "aero1.jpg", "aero3.jpg", "rubberwhale1.jpg", "rubberwhale2.jpg"];
+    let names = [
+        "coffee.jpg",
+        "chelsea.jpg",
+        "orange.jpg",
+        "apple.jpg",
+        "aero1.jpg",
+        "aero3.jpg",
+        "rubberwhale1.jpg",
+        "rubberwhale2.jpg",
+    ];
     let v: Vec<Vec<f32>> = names.iter().map(|n| engine.embed_photo(&data(n)).unwrap().vector).collect();
     let same = [(4, 5), (6, 7)];
     for &(a, b) in &same {

@@ -67,13 +67,21 @@ fn full_range_matches_libjpeg_within_one_level() {
 fn video_range_matches_libyuv_within_two_levels() {
     let (_, full) = photo_nv21();
     // Squeeze the same samples into video range, as an iOS VideoRange buffer would carry them.
-    let nv21: Vec<u8> = full
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| if i < 224 * 224 { 16.0 + v as f64 * 219.0 / 255.0 } else { 128.0 + (v as f64 - 128.0) * 224.0 / 255.0 })
-        .map(|v| v.round() as u8)
-        .collect();
-    let frame = CameraFrame::nv21(224, 224, &nv21[..224 * 224], 224, &nv21[224 * 224..], 224).unwrap().with_range(ColorRange::Video);
+    let nv21: Vec<u8> =
+        full.iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                if i < 224 * 224 {
+                    16.0 + v as f64 * 219.0 / 255.0
+                } else {
+                    128.0 + (v as f64 - 128.0) * 224.0 / 255.0
+                }
+            })
+            .map(|v| v.round() as u8)
+            .collect();
+    let frame = CameraFrame::nv21(224, 224, &nv21[..224 * 224], 224, &nv21[224 * 224..], 224)
+        .unwrap()
+        .with_range(ColorRange::Video);
     let ours = frame_to_rgb(&frame, 224, 224, 1.0);
     let (max, mean) = diff(&ours, &reference_decode(&nv21, 224, 224, video_reference));
     // libyuv's coefficients are rounded to three decimals, hence two levels.
@@ -91,7 +99,9 @@ fn all_layouts_of_one_frame_agree() {
     let u: Vec<u8> = vu.chunks(2).map(|p| p[1]).collect();
     let v: Vec<u8> = vu.chunks(2).map(|p| p[0]).collect();
     // I420 with rows padded to 256 (Y) and 128 (chroma) bytes.
-    let pad = |src: &[u8], cols: usize, stride: usize| -> Vec<u8> { src.chunks(cols).flat_map(|r| r.iter().copied().chain(std::iter::repeat(7).take(stride - cols))).collect() };
+    let pad = |src: &[u8], cols: usize, stride: usize| -> Vec<u8> {
+        src.chunks(cols).flat_map(|r| r.iter().copied().chain(std::iter::repeat(7).take(stride - cols))).collect()
+    };
     let (yp, up, vp) = (pad(y, w, 256), pad(&u, w / 2, 128), pad(&v, w / 2, 128));
     let rgba: Vec<u8> = rgb.chunks(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
     let bgra: Vec<u8> = rgb.chunks(3).flat_map(|p| [p[2], p[1], p[0], 255]).collect();
@@ -128,8 +138,16 @@ fn bad_frames_are_typed_errors_never_panics() {
         ("odd 4:2:0", CameraFrame::nv21(639, 480, y, 640, vu, 640)),
         ("zero side", CameraFrame::rgba(0, 480, &buf, 0)),
         ("huge side", CameraFrame::rgba(20000, 1, &buf, 80000)),
-        ("crop outside", CameraFrame::nv21(640, 480, y, 640, vu, 640).and_then(|f| f.with_crop(CropRect { x: 600, y: 0, width: 100, height: 100 }))),
-        ("rotation 45", Rotation::from_degrees(45).and_then(|r| CameraFrame::nv21(640, 480, y, 640, vu, 640).map(|f| f.with_rotation(r)))),
+        (
+            "crop outside",
+            CameraFrame::nv21(640, 480, y, 640, vu, 640)
+                .and_then(|f| f.with_crop(CropRect { x: 600, y: 0, width: 100, height: 100 })),
+        ),
+        (
+            "rotation 45",
+            Rotation::from_degrees(45)
+                .and_then(|r| CameraFrame::nv21(640, 480, y, 640, vu, 640).map(|f| f.with_rotation(r))),
+        ),
     ];
     for (name, result) in cases {
         assert!(matches!(result, Err(Error::InvalidFrame(_))), "{name}: {result:?}");

@@ -33,12 +33,12 @@ struct Stat {
     min_ms: f64,
 }
 
-fn time(iters: usize, mut f: impl FnMut() -> Result<(), Error>) -> Result<Stat, Error> {
-    f()?;
+fn time<T>(iters: usize, mut f: impl FnMut() -> Result<T, Error>) -> Result<Stat, Error> {
+    std::hint::black_box(f()?);
     let mut runs: Vec<Duration> = Vec::with_capacity(iters);
     for _ in 0..iters.max(1) {
         let start = Instant::now();
-        f()?;
+        std::hint::black_box(f()?);
         runs.push(start.elapsed());
     }
     runs.sort();
@@ -64,11 +64,11 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     let tensor = frame_to_tensor(&frame, &spec);
 
     let n = args.iters;
-    let decode = time(n, || Photo::decode(&bytes).map(drop))?;
-    let frame_to_tensor_full = time(n, || Ok(drop(frame_to_tensor(&frame, &spec))))?;
-    let frame_to_tensor_crop = time(n, || Ok(drop(frame_to_tensor(&cropped, &spec))))?;
-    let inference = time(n, || engine.embedder().embed_tensor(tensor.clone()).map(drop))?;
-    let photo_to_embedding = time(n, || engine.embed_photo(&bytes).map(drop))?;
+    let decode = time(n, || Photo::decode(&bytes))?;
+    let frame_to_tensor_full = time(n, || Ok(frame_to_tensor(&frame, &spec)))?;
+    let frame_to_tensor_crop = time(n, || Ok(frame_to_tensor(&cropped, &spec)))?;
+    let inference = time(n, || engine.embedder().embed_tensor(tensor.clone()))?;
+    let photo_to_embedding = time(n, || engine.embed_photo(&bytes))?;
 
     let report = serde_json::json!({
         "model": model_path.display().to_string(),

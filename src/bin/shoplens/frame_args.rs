@@ -68,7 +68,8 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 fn parse_crop(s: &str) -> Result<CropRect, String> {
-    let v: Vec<u32> = s.split(',').map(|p| p.trim().parse::<u32>()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let v: Vec<u32> =
+        s.split(',').map(|p| p.trim().parse::<u32>()).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
     match v[..] {
         [x, y, width, height] => Ok(CropRect { x, y, width, height }),
         _ => Err("expected X,Y,W,H".into()),
