@@ -1,12 +1,14 @@
 //! `ShopLens`: the plain-Rust API the CLI and the bindings share.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::search::{search_shards, Match, SearchOptions};
+use crate::shard::{Shard, ShardHeader};
 use crate::frame::CameraFrame;
-use crate::model::Embedder;
+use crate::model::{Embedder, EmbedderOptions};
 use crate::photo::Photo;
 use crate::preprocess::frame_to_tensor;
 
@@ -19,6 +21,8 @@ pub struct Timings {
     pub preprocess: Duration,
     /// Model inference.
     pub embed: Duration,
+    /// Vector search over the shards (zero for plain embeddings).
+    pub search: Duration,
 }
 
 /// An embedding and how it was made.
@@ -30,21 +34,36 @@ pub struct Embedding {
     pub timings: Timings,
 }
 
-/// The engine: one model, shared across threads (`Clone` is cheap).
+/// Products found for one photo or frame.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchResults {
+    /// Best first.
+    pub matches: Vec<Match>,
+    /// Time spent per stage.
+    pub timings: Timings,
+}
+
+/// The engine: one model plus the open shards, shared across threads (`Clone` is cheap and shares both).
 #[derive(Clone, Debug)]
 pub struct ShopLens {
     embedder: Arc<Embedder>,
+    shards: Arc<RwLock<Vec<Arc<Shard>>>>,
 }
 
 impl ShopLens {
-    /// Opens the model at `model` (an ONNX file with its `.json` manifest beside it).
+    /// Opens the model at `model` (an ONNX file with its `.json` manifest beside it) with default options.
     pub fn open(model: impl AsRef<Path>) -> Result<Self> {
-        Ok(Self::with_embedder(Embedder::from_path(model)?))
+        Self::open_with(model, EmbedderOptions::default())
+    }
+
+    /// Opens the model at `model` with the given options.
+    pub fn open_with(model: impl AsRef<Path>, options: EmbedderOptions) -> Result<Self> {
+        Ok(Self::with_embedder(Embedder::from_path(model, options)?))
     }
 
     /// Wraps an already loaded model.
     pub fn with_embedder(embedder: Embedder) -> Self {
-        ShopLens { embedder: Arc::new(embedder) }
+        ShopLens { embedder: Arc::new(embedder), shards: Arc::default() }
     }
 
     /// The model.
@@ -69,6 +88,59 @@ impl ShopLens {
         let preprocess = start.elapsed();
         let vector = self.embedder.embed_tensor(tensor)?;
         let embed = start.elapsed() - preprocess;
-        Ok(Embedding { vector, timings: Timings { decode: Duration::ZERO, preprocess, embed } })
+        Ok(Embedding { vector, timings: Timings { decode: Duration::ZERO, preprocess, embed, search: Duration::ZERO } })
+    }
+
+    /// Opens a shard file and adds it; a shard with the same id is replaced. Refuses a shard built by another model.
+    pub fn add_shard(&self, path: impl AsRef<Path>) -> Result<ShardHeader> {
+        let shard = Shard::open(path.as_ref())?;
+        shard.check_model(&self.embedder.manifest().model_id, self.embedder.sha256())?;
+        let header = shard.header.clone();
+        let mut shards = self.shards.write().unwrap_or_else(|e| e.into_inner());
+        shards.retain(|s| s.header.shard_id != header.shard_id);
+        shards.push(Arc::new(shard));
+        Ok(header)
+    }
+
+    /// Closes the shard with this id.
+    pub fn remove_shard(&self, shard_id: &str) -> Result<()> {
+        let mut shards = self.shards.write().unwrap_or_else(|e| e.into_inner());
+        let before = shards.len();
+        shards.retain(|s| s.header.shard_id != shard_id);
+        if shards.len() == before {
+            return Err(Error::UnknownShard(shard_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Headers of the open shards, in the order they were added.
+    pub fn shards(&self) -> Vec<ShardHeader> {
+        self.open_shards().iter().map(|s| s.header.clone()).collect()
+    }
+
+    /// A snapshot of the open shards: searches hold it, so adding or removing never waits for a search.
+    pub(crate) fn open_shards(&self) -> Vec<Arc<Shard>> {
+        self.shards.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Finds the products that look like an encoded photo.
+    pub fn search_photo(&self, bytes: &[u8], options: &SearchOptions) -> Result<SearchResults> {
+        options.validate()?;
+        let embedding = self.embed_photo(bytes)?;
+        self.search_embedding(embedding, options)
+    }
+
+    /// Finds the products that look like a camera frame (its crop box, rotation and range applied).
+    pub fn search_frame(&self, frame: &CameraFrame<'_>, options: &SearchOptions) -> Result<SearchResults> {
+        options.validate()?;
+        let embedding = self.embed_frame(frame)?;
+        self.search_embedding(embedding, options)
+    }
+
+    fn search_embedding(&self, embedding: Embedding, options: &SearchOptions) -> Result<SearchResults> {
+        let start = Instant::now();
+        let matches = search_shards(&self.open_shards(), &embedding.vector, options)?;
+        let timings = Timings { search: start.elapsed(), ..embedding.timings };
+        Ok(SearchResults { matches, timings })
     }
 }

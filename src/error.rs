@@ -25,6 +25,14 @@ pub enum Error {
     #[error("model error: {0}")]
     Model(String),
 
+    /// An argument out of its allowed range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// No shard with that id is open.
+    #[error("no shard {0:?} is open")]
+    UnknownShard(String),
+
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -38,6 +46,35 @@ pub enum Error {
     /// JSON that could not be parsed.
     #[error("invalid JSON: {0}")]
     Json(#[from] serde_json::Error),
+
+    /// Vectors, a query or parameters the vector index cannot take (wrong dimension, not finite, too many).
+    #[error("vector index: {0}")]
+    Index(String),
+
+    /// Product records that cannot go into a shard (duplicate id, field too long, not finite).
+    #[error("invalid catalog: {0}")]
+    Catalog(String),
+
+    /// Bytes that are not a valid catalog shard: bad magic, checksum, size or contents.
+    #[error("invalid shard: {0}")]
+    Shard(String),
+
+    /// A shard written in a format version this build does not read.
+    #[error("shard format version {found} is not supported (this build reads version {supported})")]
+    ShardVersion {
+        /// The version in the file.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+
+    /// A shard built with another model than the one loaded: its vectors live in another space.
+    #[error("{0}")]
+    ModelMismatch(String),
+
+    /// Writing a shard to its output failed.
+    #[error("cannot write shard: {0}")]
+    ShardWrite(#[source] std::io::Error),
 }
 
 impl Error {
@@ -49,6 +86,16 @@ impl Error {
     /// An [`Error::InvalidFrame`] with the given message.
     pub(crate) fn frame(msg: impl Into<String>) -> Self {
         Error::InvalidFrame(msg.into())
+    }
+
+    /// An [`Error::Shard`] with the given message.
+    pub(crate) fn shard(msg: impl Into<String>) -> Self {
+        Error::Shard(msg.into())
+    }
+
+    /// An [`Error::Index`] with the given message.
+    pub(crate) fn index(msg: impl Into<String>) -> Self {
+        Error::Index(msg.into())
     }
 }
 

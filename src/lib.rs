@@ -1,15 +1,25 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod builder;
+pub mod catalog;
 pub mod engine;
 pub mod error;
 pub mod frame;
+pub mod index;
 pub mod model;
 pub mod photo;
 pub mod preprocess;
+pub mod search;
+pub mod shard;
+mod wire;
 
-pub use engine::{Embedding, ShopLens, Timings};
+pub use catalog::Product;
+pub use engine::{Embedding, SearchResults, ShopLens, Timings};
+pub use search::{Match, SearchOptions};
 pub use error::{Error, Result};
 pub use frame::{CameraFrame, ColorRange, CropRect, PixelFormat, Plane, Rotation};
-pub use model::{cosine, Embedder, ModelManifest};
+pub use model::{cosine, Embedder, EmbedderOptions, ModelManifest};
+pub use index::{Hit, IndexParams, VectorIndex};
 pub use photo::Photo;
+pub use shard::{encode_shard, write_shard, SectionInfo, Shard, ShardHeader, ShardMeta};

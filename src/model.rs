@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
@@ -124,9 +125,29 @@ impl ModelManifest {
     }
 }
 
+/// How the model runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EmbedderOptions {
+    /// Threads for inference; 0 picks the number of cores, at most 4 (more rarely helps a phone's big cores).
+    pub threads: usize,
+}
+
+impl EmbedderOptions {
+    /// The thread count these options resolve to on this device.
+    pub fn resolved_threads(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
+            n => n,
+        }
+    }
+}
+
 /// An optimized, runnable model plus its manifest. `Send + Sync`: share one behind an `Arc`.
 pub struct Embedder {
     plan: Arc<TypedSimplePlan>,
+    /// tract's matrix products run on this pool when there is more than one thread.
+    executor: Option<Executor>,
+    threads: usize,
     manifest: ModelManifest,
     spec: InputSpec,
     sha256: String,
@@ -140,16 +161,16 @@ impl std::fmt::Debug for Embedder {
 
 impl Embedder {
     /// Loads `model.onnx` with the manifest beside it (`model.json`).
-    pub fn from_path(model: impl AsRef<Path>) -> Result<Self> {
+    pub fn from_path(model: impl AsRef<Path>, options: EmbedderOptions) -> Result<Self> {
         let model = model.as_ref();
         let manifest_path = model.with_extension("json");
         let json = std::fs::read_to_string(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
         let bytes = std::fs::read(model).map_err(|e| Error::io(model, e))?;
-        Self::from_bytes(&bytes, ModelManifest::from_json(&json)?)
+        Self::from_bytes(&bytes, ModelManifest::from_json(&json)?, options)
     }
 
     /// Loads an ONNX model from memory and optimizes it for the manifest's fixed input shape.
-    pub fn from_bytes(onnx: &[u8], manifest: ModelManifest) -> Result<Self> {
+    pub fn from_bytes(onnx: &[u8], manifest: ModelManifest, options: EmbedderOptions) -> Result<Self> {
         let spec = manifest.input_spec()?;
         let sha256 = hex(&Sha256::digest(onnx));
         if let Some(expected) = &manifest.sha256 {
@@ -188,7 +209,20 @@ impl Embedder {
             )));
         }
         let plan = model.into_runnable()?;
-        Ok(Embedder { plan, manifest, spec, sha256 })
+        let threads = options.resolved_threads();
+        let executor = match threads {
+            1 => None,
+            n => {
+                // Built here rather than by tract's helper, which panics when threads cannot be spawned.
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .thread_name(|i| format!("shoplens-{i}"))
+                    .build()
+                    .map_err(|e| Error::Model(format!("cannot start {n} inference threads: {e}")))?;
+                Some(Executor::MultiThread(Arc::new(pool)))
+            }
+        };
+        Ok(Embedder { plan, executor, threads, manifest, spec, sha256 })
     }
 
     /// Runs the model on a tensor made by [`crate::preprocess::frame_to_tensor`] for [`Embedder::input_spec`].
@@ -207,7 +241,11 @@ impl Embedder {
             Layout::Nhwc => &[1, h, w, 3],
         };
         let input = tract_ndarray::ArrayD::from_shape_vec(shape, tensor).map_err(|e| Error::Model(e.to_string()))?;
-        let outputs = self.plan.run(tvec!(Tensor::from(input).into()))?;
+        let inputs = tvec!(Tensor::from(input).into());
+        let outputs = match &self.executor {
+            Some(pool) => multithread_tract_scope(pool.clone(), || self.plan.run(inputs))?,
+            None => self.plan.run(inputs)?,
+        };
         let out = outputs.first().ok_or_else(|| Error::Model("the model gave no output".into()))?;
         let mut v: Vec<f32> = out.to_plain_array_view::<f32>()?.iter().copied().collect();
         normalize(&mut v)?;
@@ -222,6 +260,11 @@ impl Embedder {
     /// The manifest the model was loaded with.
     pub fn manifest(&self) -> &ModelManifest {
         &self.manifest
+    }
+
+    /// Threads inference runs on.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// The embedding dimension.
@@ -293,7 +336,7 @@ mod tests {
     #[test]
     fn garbage_model_bytes_are_an_error() {
         let m = ModelManifest::from_json(MANIFEST).unwrap();
-        assert!(Embedder::from_bytes(b"\x08\x07garbage", m).is_err());
+        assert!(Embedder::from_bytes(b"\x08\x07garbage", m, EmbedderOptions::default()).is_err());
     }
 
     #[test]

@@ -101,14 +101,16 @@ fn for_each_rgb(
     let (grid, convert): ([Vec<f32>; 3], ToRgb) = match frame.channels() {
         Channels::Rgb(planes) => {
             let (fw, fh) = (frame.width() as usize, frame.height() as usize);
-            let (tx, ty) = (taps(x0, sw, nx, fw), taps(y0, sh, ny, fh));
+            let (tx, ty) = (taps(x0, sw, nx, fw, sw >= nx as f64), taps(y0, sh, ny, fh, sh >= ny as f64));
             (planes.map(|p| resample(&p, &tx, &ty)), |rgb| rgb)
         }
         Channels::Yuv420([y, u, v], range) => {
             let (fw, fh) = (frame.width() as usize, frame.height() as usize);
-            let (tx, ty) = (taps(x0, sw, nx, fw), taps(y0, sh, ny, fh));
-            // Chroma covers 2x2 luma pixels: the same box in half-resolution coordinates.
-            let (cx, cy) = (taps(x0 / 2.0, sw / 2.0, nx, fw / 2), taps(y0 / 2.0, sh / 2.0, ny, fh / 2));
+            let (shrink_x, shrink_y) = (sw >= nx as f64, sh >= ny as f64);
+            let (tx, ty) = (taps(x0, sw, nx, fw, shrink_x), taps(y0, sh, ny, fh, shrink_y));
+            // Chroma covers 2x2 luma pixels: the same box in half-resolution coordinates, resampled the way luma is
+            // (so at 1:1 each pixel takes its own chroma sample, as if chroma were upsampled by replication).
+            let (cx, cy) = (taps(x0 / 2.0, sw / 2.0, nx, fw / 2, shrink_x), taps(y0 / 2.0, sh / 2.0, ny, fh / 2, shrink_y));
             let grid = [resample(&y, &tx, &ty), resample(&u, &cx, &cy), resample(&v, &cx, &cy)];
             let convert: ToRgb = match range {
                 ColorRange::Full => yuv_full_to_rgb,
@@ -167,8 +169,9 @@ impl Taps {
     }
 }
 
-/// Weights mapping source samples `origin..origin + extent` (of `len`) onto `n` outputs.
-fn taps(origin: f64, extent: f64, n: usize, len: usize) -> Taps {
+/// Weights mapping source samples `origin..origin + extent` (of `len`) onto `n` outputs: area coverage when
+/// `shrink`, else linear interpolation.
+fn taps(origin: f64, extent: f64, n: usize, len: usize, shrink: bool) -> Taps {
     let scale = extent / n as f64;
     let last = len.saturating_sub(1) as f64;
     let mut t = Taps { first: Vec::with_capacity(n), bounds: vec![0], weights: Vec::new() };
@@ -177,7 +180,7 @@ fn taps(origin: f64, extent: f64, n: usize, len: usize) -> Taps {
         let hi = lo + scale;
         let start = t.weights.len();
         let first;
-        if scale >= 1.0 {
+        if shrink {
             // Shrinking: each source pixel weighs by how much of it the output pixel covers.
             let i0 = lo.floor().clamp(0.0, last);
             let i1 = hi.ceil().clamp(i0 + 1.0, last + 1.0);
@@ -275,7 +278,7 @@ mod tests {
     #[test]
     fn taps_sum_to_one_and_cover_the_box() {
         for (origin, extent, n, len) in [(0.0, 1080.0, 224, 1920), (420.0, 1080.0, 224, 1920), (3.5, 100.0, 224, 200)] {
-            let t = taps(origin, extent, n, len);
+            let t = taps(origin, extent, n, len, extent >= n as f64);
             for o in 0..n {
                 let (first, w) = t.get(o);
                 assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-5);

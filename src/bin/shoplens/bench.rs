@@ -74,7 +74,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         "model": model_path.display().to_string(),
         "model_id": engine.embedder().manifest().model_id,
         "photo": photo_path.display().to_string(),
-        "threads": 1,
+        "threads": engine.embedder().threads(),
         "iters": n,
         "decode_ms": decode.median_ms,
         "frame_to_tensor_ms": frame_to_tensor_full.median_ms,
@@ -92,7 +92,8 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     if args.json {
         println!("{report}");
     } else {
-        println!("model {} ({}), {} runs per stage, median (min) ms", report["model_id"], model_path.display(), n);
+        let threads = engine.embedder().threads();
+        println!("model {} ({}), {threads} threads, {n} runs per stage, median (min) ms", report["model_id"], model_path.display());
         for (name, s) in [
             ("photo decode", &decode),
             ("1920x1080 NV21 -> tensor", &frame_to_tensor_full),

@@ -2,6 +2,7 @@
 
 mod bench;
 mod frame_args;
+mod shards;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -33,6 +34,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build a shard from a product feed and its photos.
+    Build(shards::BuildArgs),
+    /// Print a shard's header and section sizes.
+    Inspect {
+        /// The shard file.
+        shard: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find the products that look like a photo or a raw camera frame.
+    Search(shards::SearchArgs),
     /// Time each stage: photo decode, 1920x1080 NV21 frame to tensor, inference, photo to embedding.
     Bench(bench::BenchArgs),
 }
@@ -43,11 +56,14 @@ struct ModelArg {
     /// ONNX model with its .json manifest beside it [default: the bundled int8 model].
     #[arg(long, env = "SHOPLENS_MODEL")]
     model: Option<PathBuf>,
+    /// Inference threads; 0 = one per core, at most 4.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
 }
 
 impl ModelArg {
     fn open(&self) -> Result<ShopLens, Error> {
-        ShopLens::open(self.path())
+        ShopLens::open_with(self.path(), shoplens::EmbedderOptions { threads: self.threads })
     }
 
     fn path(&self) -> PathBuf {
@@ -89,6 +105,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Build(args) => shards::build(args),
+        Command::Inspect { shard, json } => shards::inspect(shard, json),
+        Command::Search(args) => shards::search(args),
         Command::Bench(args) => bench::run(args),
     }
 }

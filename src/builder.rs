@@ -1,0 +1,284 @@
+//! The shop's side: a product feed (JSON lines) and its photos to a shard file plus its `manifest.json`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::Product;
+use crate::engine::ShopLens;
+use crate::error::{Error, Result};
+use crate::index::{IndexParams, VectorIndex};
+use crate::shard::{encode_shard, ShardHeader, ShardMeta};
+
+/// One line of the catalog feed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogLine {
+    /// Unique product id.
+    pub id: String,
+    /// Display title.
+    pub title: String,
+    /// A photo path under the images folder, or several (views of one product).
+    pub image: OneOrMany,
+    /// Category path, like `Home/Kitchen/Mugs`.
+    pub category: String,
+    /// Price.
+    pub price: f64,
+    /// ISO 4217 currency code.
+    pub currency: String,
+    /// Brand.
+    #[serde(default)]
+    pub brand: Option<String>,
+    /// Product page.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Free-form attributes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A single image path or a list of them.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One photo.
+    One(String),
+    /// Several views.
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn paths(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(p) => vec![p.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// How to build a shard.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Shard id; defaults to the output file's stem.
+    pub shard_id: Option<String>,
+    /// The catalog's version, as the shop names it.
+    pub catalog_version: String,
+    /// Creation time written into the shard, unix seconds (fixed for reproducible builds).
+    pub created_at: u64,
+    /// Stop at the first bad line instead of skipping it.
+    pub strict: bool,
+    /// Index parameters.
+    pub index: IndexParams,
+}
+
+/// A line of the feed that was left out, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Skipped {
+    /// 1-based line number in the feed.
+    pub line: usize,
+    /// What was wrong.
+    pub reason: String,
+}
+
+/// What a build produced; also written as `manifest.json` beside the shard (without `skipped`).
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildReport {
+    /// The shard's file name.
+    pub file: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Products in the shard.
+    pub product_count: u32,
+    /// Vectors (views) in the shard.
+    pub vector_count: u32,
+    /// The model the vectors come from.
+    pub model_id: String,
+    /// The catalog version.
+    pub catalog_version: String,
+    /// The shard id.
+    pub shard_id: String,
+    /// Lines left out.
+    #[serde(skip)]
+    pub skipped: Vec<Skipped>,
+}
+
+/// Builds a shard from `catalog` (JSON lines) with photos under `images`, writes it to `out` and `manifest.json`
+/// beside it. Photos are embedded on all cores; `progress(done, total)` is called as they finish.
+pub fn build_shard(
+    engine: &ShopLens,
+    catalog: &Path,
+    images: &Path,
+    out: &Path,
+    options: &BuildOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<BuildReport> {
+    let text = std::fs::read_to_string(catalog).map_err(|e| Error::io(catalog, e))?;
+    let mut skipped = Vec::new();
+    let mut lines = parse_lines(&text, options.strict, &mut skipped)?;
+
+    // Every view of every product, embedded in parallel.
+    let jobs: Vec<(usize, PathBuf)> = lines
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, l))| l.image.paths().into_iter().map(move |p| (i, images.join(p))))
+        .collect();
+    let done = AtomicUsize::new(0);
+    let embedded: Vec<(usize, Result<Vec<f32>>)> = jobs
+        .par_iter()
+        .map(|(i, path)| {
+            let v = std::fs::read(path)
+                .map_err(|e| Error::io(path, e))
+                .and_then(|bytes| engine.embed_photo(&bytes).map(|e| e.vector));
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
+            (*i, v)
+        })
+        .collect();
+
+    // A product with a bad photo is a bad line.
+    let mut views: Vec<Vec<Vec<f32>>> = vec![Vec::new(); lines.len()];
+    let mut failed = vec![None; lines.len()];
+    for (i, v) in embedded {
+        match v {
+            Ok(v) => views[i].push(v),
+            Err(e) => failed[i] = failed[i].take().or(Some(e.to_string())),
+        }
+    }
+    let mut kept = Vec::with_capacity(lines.len());
+    for (i, (line_no, line)) in lines.drain(..).enumerate() {
+        if let Some(reason) = failed[i].take() {
+            if options.strict {
+                return Err(Error::Catalog(format!("line {line_no}: {reason}")));
+            }
+            skipped.push(Skipped { line: line_no, reason });
+            continue;
+        }
+        kept.push((line, std::mem::take(&mut views[i])));
+    }
+    if kept.is_empty() {
+        return Err(Error::Catalog("no product could be built".into()));
+    }
+
+    let mut vectors = Vec::new();
+    let mut products = Vec::with_capacity(kept.len());
+    for (p, (line, line_views)) in kept.into_iter().enumerate() {
+        vectors.extend(line_views.into_iter().map(|v| (p as u32, v)));
+        products.push(Product {
+            id: line.id,
+            title: line.title,
+            category: line.category,
+            price: line.price,
+            currency: line.currency,
+            brand: line.brand,
+            url: line.url,
+            attributes: line.attributes,
+        });
+    }
+    let index = VectorIndex::build(&vectors, &options.index)?;
+    let embedder = engine.embedder();
+    let shard_id = options.shard_id.clone().unwrap_or_else(|| {
+        out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shard".into())
+    });
+    let meta = ShardMeta {
+        shard_id,
+        model_id: embedder.manifest().model_id.clone(),
+        model_sha256: embedder.sha256().to_string(),
+        catalog_version: options.catalog_version.clone(),
+        created_at: options.created_at,
+    };
+    let (header, bytes) = encode_shard(&meta, &products, &index)?;
+    write_atomically(out, &bytes)?;
+    let report = report(out, &bytes, header, skipped);
+    let manifest = out.with_file_name("manifest.json");
+    let json = serde_json::to_string_pretty(&report)?;
+    write_atomically(&manifest, json.as_bytes())?;
+    Ok(report)
+}
+
+/// Parses the feed; bad lines are skipped (or fatal when `strict`), duplicate ids always fatal.
+fn parse_lines(text: &str, strict: bool, skipped: &mut Vec<Skipped>) -> Result<Vec<(usize, CatalogLine)>> {
+    let mut seen = HashSet::new();
+    let mut lines = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let parsed = serde_json::from_str::<CatalogLine>(raw).map_err(|e| e.to_string()).and_then(|l| {
+            if l.id.is_empty() {
+                Err("empty id".into())
+            } else if l.image.paths().is_empty() {
+                Err("no image".into())
+            } else if !l.price.is_finite() || l.price < 0.0 {
+                Err(format!("price {} is not a non-negative number", l.price))
+            } else {
+                Ok(l)
+            }
+        });
+        match parsed {
+            Ok(l) => {
+                if !seen.insert(l.id.clone()) {
+                    return Err(Error::Catalog(format!("line {line_no}: duplicate product id {:?}", l.id)));
+                }
+                lines.push((line_no, l));
+            }
+            Err(reason) if strict => return Err(Error::Catalog(format!("line {line_no}: {reason}"))),
+            Err(reason) => skipped.push(Skipped { line: line_no, reason }),
+        }
+    }
+    Ok(lines)
+}
+
+fn report(out: &Path, bytes: &[u8], header: ShardHeader, skipped: Vec<Skipped>) -> BuildReport {
+    BuildReport {
+        file: out.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        size: bytes.len() as u64,
+        sha256: Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect(),
+        product_count: header.product_count,
+        vector_count: header.vector_count,
+        model_id: header.model_id,
+        catalog_version: header.catalog_version,
+        shard_id: header.shard_id,
+        skipped,
+    }
+}
+
+/// Writes to a temporary file beside `path`, then renames: a crash never leaves half a shard under the real name.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_lines_are_reported_with_their_number() {
+        let feed = r#"{"id":"a","title":"A","image":"a.jpg","category":"X","price":1,"currency":"EUR"}
+
+not json
+{"id":"b","title":"B","image":["b1.jpg","b2.jpg"],"category":"X/Y","price":-3,"currency":"EUR"}
+{"id":"c","title":"C","image":[],"category":"X","price":1,"currency":"EUR"}
+"#;
+        let mut skipped = Vec::new();
+        let lines = parse_lines(feed, false, &mut skipped).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(skipped.iter().map(|s| s.line).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert!(parse_lines(feed, true, &mut Vec::new()).unwrap_err().to_string().contains("line 3"));
+    }
+
+    #[test]
+    fn duplicate_ids_are_fatal() {
+        let line = r#"{"id":"a","title":"A","image":"a.jpg","category":"X","price":1,"currency":"EUR"}"#;
+        let feed = format!("{line}\n{line}\n");
+        let err = parse_lines(&feed, false, &mut Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("duplicate"), "{err}");
+    }
+}

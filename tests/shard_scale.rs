@@ -1,0 +1,182 @@
+//! Shard size and recall at scale, on synthetic clustered vectors. Ignored by default (minutes in debug); run:
+//!
+//! ```sh
+//! cargo test --release --test shard_scale -- --ignored --nocapture
+//! SCALE_N=100000 SCALE_PARAMS=128:1:32,64:1:24 cargo test --release --test shard_scale -- --ignored --nocapture
+//! ```
+//!
+//! `SCALE_PARAMS` is a comma list of `projected_dim:quantize(0|1):max_neighbors`; `SCALE_DATA` is `flat` (variance
+//! spread over all dimensions, 1/i spectrum: pessimistic for PCA) or `latent` (a 48-d latent space mapped into the
+//! model's dimension plus 10% isotropic noise); `SCALE_EF` lists search widths.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use shoplens::index::DEFAULT_EF;
+use shoplens::{encode_shard, IndexParams, Product, Shard, ShardMeta, VectorIndex};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn gaussian(&mut self) -> f32 {
+        let u = ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        let v = ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    }
+}
+
+fn normalize(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+/// Vectors in `clusters` clusters of a common-mean space: `flat` or `latent` (see the module doc).
+fn synthetic(kind: &str, n: usize, dim: usize, clusters: usize) -> Vec<Vec<f32>> {
+    let mut fixed = Rng(1);
+    let mut rng = Rng(42);
+    match kind {
+        "latent" => {
+            let latent = 48;
+            let map: Vec<Vec<f32>> = (0..dim).map(|_| (0..latent).map(|_| fixed.gaussian()).collect()).collect();
+            let sigma: Vec<f32> = (0..latent).map(|i| 1.0 / ((i + 1) as f32).sqrt()).collect();
+            let mean: Vec<f32> = sigma.iter().map(|s| 0.6 * s * fixed.gaussian()).collect();
+            let centres: Vec<Vec<f32>> =
+                (0..clusters).map(|_| sigma.iter().map(|s| s * fixed.gaussian()).collect()).collect();
+            (0..n)
+                .map(|_| {
+                    let c = &centres[(rng.next() % clusters as u64) as usize];
+                    let z: Vec<f32> = (0..latent).map(|i| mean[i] + c[i] + 0.7 * sigma[i] * rng.gaussian()).collect();
+                    let x: Vec<f32> = map.iter().map(|row| row.iter().zip(&z).map(|(a, b)| a * b).sum()).collect();
+                    let x = normalize(x);
+                    let noise = 0.33 / (dim as f32).sqrt();
+                    normalize(x.iter().map(|v| v + noise * rng.gaussian()).collect())
+                })
+                .collect()
+        }
+        _ => {
+            let sigma: Vec<f32> = (0..dim).map(|i| 1.0 / ((i + 1) as f32).sqrt()).collect();
+            let mean: Vec<f32> = sigma.iter().map(|s| 0.6 * s * fixed.gaussian()).collect();
+            let centres: Vec<Vec<f32>> =
+                (0..clusters).map(|_| sigma.iter().map(|s| s * fixed.gaussian()).collect()).collect();
+            (0..n)
+                .map(|_| {
+                    let c = &centres[(rng.next() % clusters as u64) as usize];
+                    normalize((0..dim).map(|i| mean[i] + c[i] + 0.7 * sigma[i] * rng.gaussian()).collect())
+                })
+                .collect()
+        }
+    }
+}
+
+/// Product records of a plausible size: id, title, category, price, brand, url, two attributes.
+fn products(n: usize) -> Vec<Product> {
+    let words = ["Classic", "Organic", "Stoneware", "Linen", "Vintage", "Compact", "Deluxe", "Bamboo", "Steel"];
+    let things = ["Mug", "Lamp", "Chair", "Teapot", "Backpack", "Sneaker", "Vase", "Kettle", "Blanket"];
+    let cats = ["Home/Kitchen/Mugs", "Home/Lighting", "Furniture/Chairs", "Fashion/Shoes", "Home/Textiles"];
+    let colours = ["red", "blue", "black", "white", "green", "oak"];
+    let mut rng = Rng(9);
+    (0..n)
+        .map(|i| {
+            let r = rng.next() as usize;
+            Product {
+                id: format!("SKU-{:07}", 1_000_000 + i * 7),
+                title: format!("{} {} {} {}", words[r % 9], words[(r / 9) % 9], things[(r / 81) % 9], r % 1000),
+                category: cats[(r / 729) % 5].into(),
+                price: ((r % 20000) as f64) / 100.0,
+                currency: "EUR".into(),
+                brand: Some(format!("Brand{}", r % 300)),
+                url: Some(format!("https://shop.example.com/p/{}", 1_000_000 + i * 7)),
+                attributes: BTreeMap::from([
+                    ("colour".to_string(), colours[r % 6].to_string()),
+                    ("size".to_string(), format!("{}", 10 + r % 40)),
+                ]),
+            }
+        })
+        .collect()
+}
+
+fn truth(vectors: &[Vec<f32>], q: &[f32], k: usize) -> Vec<u32> {
+    let mut s: Vec<(f32, u32)> =
+        vectors.iter().enumerate().map(|(i, v)| (v.iter().zip(q).map(|(a, b)| a * b).sum(), i as u32)).collect();
+    s.select_nth_unstable_by(k, |a, b| b.0.total_cmp(&a.0));
+    s.truncate(k);
+    s.into_iter().map(|(_, i)| i).collect()
+}
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+#[test]
+#[ignore = "minutes; run in release with --ignored --nocapture"]
+fn scale_report() {
+    let n: usize = env("SCALE_N", "10000").parse().unwrap();
+    let dim: usize = env("SCALE_DIM", "1280").parse().unwrap();
+    let data = env("SCALE_DATA", "flat");
+    let queries = 200;
+    let all = synthetic(&data, n + queries, dim, (n / 50).max(10));
+    let (vectors, queries) = all.split_at(n);
+    let truths: Vec<Vec<u32>> = queries.iter().map(|q| truth(vectors, q, 10)).collect();
+    let input: Vec<(u32, Vec<f32>)> = vectors.iter().enumerate().map(|(i, v)| (i as u32, v.clone())).collect();
+    let products = products(n);
+    let efs: Vec<usize> = env("SCALE_EF", &format!("32,{DEFAULT_EF},128")).split(',').map(|s| s.parse().unwrap()).collect();
+    println!("{data} data, {n} vectors of {dim}; recall@10 vs exact fp32 on full vectors, {} queries", queries.len());
+    println!("params(dim:q:M) | build s | open ms | bytes/product total = proj+vec+map+graph+records | recall exact-on-stored | recall@ef (us/query)");
+    for spec in env("SCALE_PARAMS", "64:1:32,128:1:32,256:1:32,128:0:32,128:1:16,128:1:24").split(',') {
+        let f: Vec<usize> = spec.split(':').map(|s| s.parse().unwrap()).collect();
+        let params = IndexParams { projected_dim: f[0], quantize: f[1] == 1, max_neighbors: f[2], ..IndexParams::default() };
+        let t = Instant::now();
+        let index = VectorIndex::build(&input, &params).unwrap();
+        let build = t.elapsed().as_secs_f64();
+        let meta = ShardMeta {
+            shard_id: "scale".into(),
+            model_id: "m".into(),
+            model_sha256: "0".repeat(64),
+            catalog_version: "1".into(),
+            created_at: 0,
+        };
+        let (_, bytes) = encode_shard(&meta, &products, &index).unwrap();
+        let t = Instant::now();
+        let shard = Shard::from_bytes(&bytes).unwrap();
+        let open = t.elapsed().as_secs_f64() * 1e3;
+        let per: Vec<String> =
+            shard.sections().iter().map(|s| format!("{:.1}", s.compressed_bytes as f64 / n as f64)).collect();
+        let exact = recall(&truths, |q| shard.index.exact_search(q, 10, &|_| true).unwrap(), queries);
+        let mut line = format!(
+            "{spec:>12} | {build:7.1} | {open:7.0} | {:6.1} = {} | {exact:.3} |",
+            bytes.len() as f64 / n as f64,
+            per.join("+")
+        );
+        // The graph's own recall: against an exact scan of the same stored vectors.
+        let stored_truths: Vec<Vec<u32>> = queries
+            .iter()
+            .map(|q| shard.index.exact_search(q, 10, &|_| true).unwrap().iter().map(|h| h.product).collect())
+            .collect();
+        for &ef in &efs {
+            let t = Instant::now();
+            let r = recall(&truths, |q| shard.index.search(q, 10, ef, &|_| true).unwrap(), queries);
+            let us = t.elapsed().as_secs_f64() * 1e6 / queries.len() as f64;
+            let g = recall(&stored_truths, |q| shard.index.search(q, 10, ef, &|_| true).unwrap(), queries);
+            line += &format!(" ef{ef}: {r:.3} (graph {g:.3}, {us:.0}us)");
+        }
+        println!("{line}   [{} edges/vector]", shard.index.edges() as f64 / n as f64);
+    }
+}
+
+fn recall(truths: &[Vec<u32>], search: impl Fn(&[f32]) -> Vec<shoplens::Hit>, queries: &[Vec<f32>]) -> f64 {
+    let found: usize = queries
+        .iter()
+        .zip(truths)
+        .map(|(q, want)| search(q).iter().filter(|h| want.contains(&h.product)).count())
+        .sum();
+    found as f64 / (queries.len() * 10) as f64
+}
