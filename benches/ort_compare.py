@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Side by side in one run: ONNX Runtime and `shoplens bench` on the same model file and the same input.
+
+    pip install -r models/export/requirements.txt
+    cargo build --release
+    python3 benches/ort_compare.py [--iters 30] [--model models/shoplens-effnet-lite0-int8.onnx]
+
+Both time inference alone (tensor in, vector out) as the median of repeated runs after a warm-up, at 1 thread and at
+all cores, interleaved so machine drift hits both. The tensor is the bundled photo preprocessed by shoplens itself
+(`shoplens embed --dump-tensor`), so both runtimes see identical input; the script also prints their cosine.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "shoplens"
+
+
+def ort_session(model: Path, threads: int) -> ort.InferenceSession:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+
+
+def ort_median_ms(sess: ort.InferenceSession, x: np.ndarray, iters: int) -> float:
+    name = sess.get_inputs()[0].name
+    sess.run(None, {name: x})
+    runs = []
+    for _ in range(iters):
+        t = time.perf_counter()
+        sess.run(None, {name: x})
+        runs.append((time.perf_counter() - t) * 1e3)
+    return statistics.median(runs)
+
+
+def shoplens_bench(model: Path, threads: int, iters: int) -> dict:
+    out = subprocess.run(
+        [str(BIN), "bench", "--model", str(model), "--threads", str(threads), "--iters", str(iters), "--json"],
+        check=True, capture_output=True, text=True, cwd=ROOT,
+    )
+    return json.loads(out.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=str(ROOT / "models" / "shoplens-effnet-lite0-int8.onnx"))
+    ap.add_argument("--iters", type=int, default=30)
+    args = ap.parse_args()
+    model = Path(args.model)
+    if not BIN.exists():
+        sys.exit(f"{BIN} is missing: run `cargo build --release` first")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tensor_path = Path(tmp) / "tensor.f32"
+        vec_path = Path(tmp) / "vec.json"
+        subprocess.run([str(BIN), "embed", "--model", str(model), "tests/data/coffee.jpg", "--json",
+                        "--dump-tensor", str(tensor_path)], check=True, cwd=ROOT, stdout=open(vec_path, "w"))
+        manifest = json.loads(model.with_suffix(".json").read_text())
+        h, w = manifest["input"]["height"], manifest["input"]["width"]
+        x = np.fromfile(tensor_path, dtype="<f4").reshape(1, 3, h, w)
+        ours = np.array(json.loads(vec_path.read_text()), dtype=np.float32)
+
+    cores = os.cpu_count() or 1
+    rows = []
+    for threads in sorted({1, cores}):
+        sess = ort_session(model, threads)
+        out = sess.run(None, {sess.get_inputs()[0].name: x})[0].reshape(-1)
+        cos = float(out @ ours / (np.linalg.norm(out) * np.linalg.norm(ours)))
+        # Interleave: ORT, shoplens, ORT, shoplens; keep the medians of each.
+        o1 = ort_median_ms(sess, x, args.iters)
+        s1 = shoplens_bench(model, threads, args.iters)["inference_ms"]
+        o2 = ort_median_ms(sess, x, args.iters)
+        s2 = shoplens_bench(model, threads, args.iters)["inference_ms"]
+        o, s = statistics.median([o1, o2]), statistics.median([s1, s2])
+        rows.append((threads, s, o, s / o, cos))
+
+    print(f"model {model.name}, ONNX Runtime {ort.__version__}, {args.iters} runs x 2 rounds, median inference ms")
+    print("| threads | shoplens (tract) ms | ONNX Runtime ms | ratio tract/ORT | cosine tract vs ORT |")
+    print("|---|---|---|---|---|")
+    for threads, s, o, r, cos in rows:
+        print(f"| {threads} | {s:.2f} | {o:.2f} | {r:.2f}x | {cos:.5f} |")
+
+
+if __name__ == "__main__":
+    main()
