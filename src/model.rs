@@ -243,8 +243,13 @@ impl Embedder {
         let input = tract_ndarray::ArrayD::from_shape_vec(shape, tensor).map_err(|e| Error::Model(e.to_string()))?;
         let inputs = tvec!(Tensor::from(input).into());
         let outputs = match &self.executor {
-            Some(pool) => multithread_tract_scope(pool.clone(), || self.plan.run(inputs))?,
-            None => self.plan.run(inputs)?,
+            // From inside a rayon pool (a caller's par_iter, like the shard builder) stay on this thread: a rayon
+            // worker waiting on another pool runs its own pool's queued jobs meanwhile, and a second inference
+            // entered that way finds tract's per-thread matmul scratch still borrowed and panics.
+            Some(pool) if rayon::current_thread_index().is_none() => {
+                multithread_tract_scope(pool.clone(), || self.plan.run(inputs))?
+            }
+            _ => self.plan.run(inputs)?,
         };
         let out = outputs.first().ok_or_else(|| Error::Model("the model gave no output".into()))?;
         let mut v: Vec<f32> = out.to_plain_array_view::<f32>()?.iter().copied().collect();

@@ -150,3 +150,15 @@ fn builds_are_reproducible() {
     assert_eq!(manifest["product_count"], 30);
     assert_eq!(manifest["file"], "sample.shard");
 }
+
+#[test]
+fn the_committed_sample_shard_matches_the_bundled_model() {
+    // README's main command searches this file: it must open with the bundled model (rebuild it with
+    // `shoplens build --catalog tests/data/catalog/catalog.jsonl --images tests/data/catalog/images
+    //  --out tests/data/catalog/sample.shard --created-at 1764000000` when the model or the format changes).
+    let engine = engine("int8");
+    let header = engine.add_shard(catalog_dir().join("sample.shard")).unwrap();
+    assert_eq!(header.product_count, 30);
+    let bytes = std::fs::read(catalog_dir().join("queries/aloeR.jpg")).unwrap();
+    assert_eq!(engine.search_photo(&bytes, &SearchOptions::default()).unwrap().matches[0].product.id, "aloe-pot");
+}

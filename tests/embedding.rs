@@ -119,3 +119,14 @@ fn engine_is_shareable_across_threads() {
         }
     });
 }
+
+#[test]
+fn embeds_from_inside_a_rayon_pool() {
+    use rayon::prelude::*;
+    // A multi-threaded engine called from a caller's rayon jobs (as the shard builder does) must not re-enter tract.
+    let engine = shoplens::ShopLens::open_with(model_path("int8"), shoplens::EmbedderOptions { threads: 2 }).unwrap();
+    let bytes = data("apple.jpg");
+    let alone = engine.embed_photo(&bytes).unwrap().vector;
+    let all: Vec<Vec<f32>> = (0..16).into_par_iter().map(|_| engine.embed_photo(&bytes).unwrap().vector).collect();
+    assert!(all.iter().all(|v| *v == alone));
+}

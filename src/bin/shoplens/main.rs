@@ -33,6 +33,9 @@ enum Command {
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
+        /// Also write the model's input tensor to this file (little-endian f32, the manifest's layout).
+        #[arg(long)]
+        dump_tensor: Option<PathBuf>,
     },
     /// Build a shard from a product feed and its photos.
     Build(shards::BuildArgs),
@@ -89,13 +92,22 @@ fn read(path: &Path) -> Result<Vec<u8>, Error> {
 
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Embed { file, frame, model, json } => {
+        Command::Embed { file, frame, model, json, dump_tensor } => {
             let engine = model.open()?;
             let bytes = read(&file)?;
-            let embedding = match frame.to_frame(&bytes)? {
-                Some(f) => engine.embed_frame(&f)?,
-                None => engine.embed_photo(&bytes)?,
+            // A raw frame borrows the file's bytes; a photo is decoded first and its pixels borrowed.
+            let photo = if frame.frame.is_none() { Some(shoplens::Photo::decode(&bytes)?) } else { None };
+            let frame = match (&photo, frame.to_frame(&bytes)?) {
+                (Some(p), _) => p.as_frame()?,
+                (None, Some(f)) => f,
+                (None, None) => return Err(Error::InvalidArgument("--frame needs --size".into())),
             };
+            if let Some(path) = dump_tensor {
+                let tensor = shoplens::preprocess::frame_to_tensor(&frame, engine.embedder().input_spec());
+                let raw: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
+                std::fs::write(&path, raw).map_err(|e| Error::io(&path, e))?;
+            }
+            let embedding = engine.embed_frame(&frame)?;
             if json {
                 println!("{}", serde_json::to_string(&embedding.vector)?);
             } else {
