@@ -181,9 +181,10 @@ pub fn build_shard(
     }
     let index = VectorIndex::build(&vectors, &options.index)?;
     let embedder = engine.embedder();
-    let shard_id = options.shard_id.clone().unwrap_or_else(|| {
-        out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shard".into())
-    });
+    let shard_id = options
+        .shard_id
+        .clone()
+        .unwrap_or_else(|| out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shard".into()));
     let meta = ShardMeta {
         shard_id,
         model_id: embedder.manifest().model_id.clone(),

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -47,7 +48,10 @@ pub(crate) fn encode_records(products: &[Product]) -> Result<Vec<u8>> {
         let start = out.len();
         serde_json::to_writer(&mut out, p)?;
         if out.len() - start > MAX_RECORD_BYTES {
-            return Err(Error::Catalog(format!("product {i} ({:?}) encodes to more than {MAX_RECORD_BYTES} bytes", p.id)));
+            return Err(Error::Catalog(format!(
+                "product {i} ({:?}) encodes to more than {MAX_RECORD_BYTES} bytes",
+                p.id
+            )));
         }
         out.push(b'\n');
     }
@@ -61,18 +65,24 @@ pub(crate) fn decode_records(bytes: &[u8], count: usize) -> Result<Vec<Product>>
     if lines != count || (count > 0 && !bytes.ends_with(b"\n")) {
         return Err(Error::shard(format!("products: {lines} records, the header says {count}")));
     }
-    let mut products = Vec::with_capacity(count);
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+    // JSON parsing is most of the time a shard takes to open (~1.5 us a record): use every core.
+    let products: Vec<Product> = lines
+        .par_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            if line.len() > MAX_RECORD_BYTES {
+                return Err(Error::shard(format!("products: record {i} is longer than {MAX_RECORD_BYTES} bytes")));
+            }
+            serde_json::from_slice(line).map_err(|e| Error::shard(format!("products: record {i}: {e}")))
+        })
+        .collect::<Result<_>>()?;
     let mut ids = HashSet::with_capacity(count);
-    for (i, line) in body.split(|&b| b == b'\n').enumerate().take(count) {
-        if line.len() > MAX_RECORD_BYTES {
-            return Err(Error::shard(format!("products: record {i} is longer than {MAX_RECORD_BYTES} bytes")));
-        }
-        let p: Product =
-            serde_json::from_slice(line).map_err(|e| Error::shard(format!("products: record {i}: {e}")))?;
-        if !ids.insert(p.id.clone()) {
-            return Err(Error::shard(format!("products: id {:?} appears twice", p.id)));
-        }
-        products.push(p);
+    if let Some(p) = products.iter().find(|p| !ids.insert(p.id.as_str())) {
+        return Err(Error::shard(format!("products: id {:?} appears twice", p.id)));
     }
     Ok(products)
 }

@@ -5,12 +5,12 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::search::{search_shards, Match, SearchOptions};
-use crate::shard::{Shard, ShardHeader};
 use crate::frame::CameraFrame;
 use crate::model::{Embedder, EmbedderOptions};
 use crate::photo::Photo;
 use crate::preprocess::frame_to_tensor;
+use crate::search::{search_shards, Match, SearchOptions};
+use crate::shard::{Shard, ShardHeader};
 
 /// How long each stage of one embedding took.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

@@ -20,7 +20,8 @@ use crate::wire::{put_varint, ByteReader};
 
 pub use self::graph::MAX_DEGREE;
 
-/// A good `ef` for [`VectorIndex::search`]: recall@10 above 0.95 at 100k vectors with the default parameters.
+/// A good `ef` for [`VectorIndex::search`]: at 100k vectors the graph finds ~99% of the top 10 an exact scan of the
+/// stored vectors finds, in ~0.1 ms (docs/shard-format.md).
 pub const DEFAULT_EF: usize = 64;
 /// Most vectors one index holds.
 pub const MAX_VECTORS: usize = 1 << 24;
@@ -221,7 +222,7 @@ impl VectorIndex {
     }
 
     /// The stored vector of a product's first view, reconstructed in the model's space and normalized: a query for
-    /// "similar products". `None` if the product has no vector.
+    /// "similar products". `None` if the product has no vector (or, in a damaged shard, one of zero length).
     pub fn product_vector(&self, product: u32) -> Option<Vec<f32>> {
         let node = self.products.partition_point(|&p| p < product);
         if self.products.get(node) != Some(&product) {
@@ -229,9 +230,10 @@ impl VectorIndex {
         }
         let mut v = self.projection.reconstruct(&self.store.get(node));
         let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 && norm.is_finite() {
-            v.iter_mut().for_each(|x| *x /= norm);
+        if !(norm > 0.0 && norm.is_finite()) {
+            return None;
         }
+        v.iter_mut().for_each(|x| *x /= norm);
         Some(v)
     }
 

@@ -16,10 +16,10 @@ mod wire;
 
 pub use catalog::Product;
 pub use engine::{Embedding, SearchResults, ShopLens, Timings};
-pub use search::{Match, SearchOptions};
 pub use error::{Error, Result};
 pub use frame::{CameraFrame, ColorRange, CropRect, PixelFormat, Plane, Rotation};
-pub use model::{cosine, Embedder, EmbedderOptions, ModelManifest};
 pub use index::{Hit, IndexParams, VectorIndex};
+pub use model::{cosine, Embedder, EmbedderOptions, ModelManifest};
 pub use photo::Photo;
+pub use search::{Match, SearchOptions};
 pub use shard::{encode_shard, write_shard, SectionInfo, Shard, ShardHeader, ShardMeta};

@@ -110,7 +110,8 @@ fn for_each_rgb(
             let (tx, ty) = (taps(x0, sw, nx, fw, shrink_x), taps(y0, sh, ny, fh, shrink_y));
             // Chroma covers 2x2 luma pixels: the same box in half-resolution coordinates, resampled the way luma is
             // (so at 1:1 each pixel takes its own chroma sample, as if chroma were upsampled by replication).
-            let (cx, cy) = (taps(x0 / 2.0, sw / 2.0, nx, fw / 2, shrink_x), taps(y0 / 2.0, sh / 2.0, ny, fh / 2, shrink_y));
+            let (cx, cy) =
+                (taps(x0 / 2.0, sw / 2.0, nx, fw / 2, shrink_x), taps(y0 / 2.0, sh / 2.0, ny, fh / 2, shrink_y));
             let grid = [resample(&y, &tx, &ty), resample(&u, &cx, &cy), resample(&v, &cx, &cy)];
             let convert: ToRgb = match range {
                 ColorRange::Full => yuv_full_to_rgb,

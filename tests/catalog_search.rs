@@ -30,7 +30,8 @@ fn sample_shard() -> &'static PathBuf {
         };
         let c = catalog_dir();
         let report =
-            build_shard(&engine("int8"), &c.join("catalog.jsonl"), &c.join("images"), &out, &options, &|_, _| {}).unwrap();
+            build_shard(&engine("int8"), &c.join("catalog.jsonl"), &c.join("images"), &out, &options, &|_, _| {})
+                .unwrap();
         assert_eq!(report.product_count, 30);
         out
     })
@@ -78,7 +79,8 @@ fn camera_frame_with_crop_finds_the_product() {
     let mut frame_px = vec![40u8; (fw * fh * 3) as usize];
     for y in 0..fh {
         let dst = (y * fw * 3) as usize;
-        frame_px[dst..dst + (h * 3) as usize].copy_from_slice(&sideways[(y * h * 3) as usize..((y + 1) * h * 3) as usize]);
+        frame_px[dst..dst + (h * 3) as usize]
+            .copy_from_slice(&sideways[(y * h * 3) as usize..((y + 1) * h * 3) as usize]);
     }
     let nv21 = encode_nv21(&frame_px, fw, fh).unwrap();
     let (y, vu) = nv21.split_at((fw * fh) as usize);
@@ -146,7 +148,8 @@ fn builds_are_reproducible() {
     };
     build_shard(&engine("int8"), &c.join("catalog.jsonl"), &c.join("images"), &out, &options, &|_, _| {}).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(sample_shard()).unwrap());
-    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["product_count"], 30);
     assert_eq!(manifest["file"], "sample.shard");
 }

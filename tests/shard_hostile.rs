@@ -28,6 +28,11 @@ impl Rng {
     }
 }
 
+/// Mutations per corpus: 1000, or `HOSTILE_ITERATIONS` for a longer soak.
+fn iterations() -> usize {
+    std::env::var("HOSTILE_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(1000)
+}
+
 /// A small valid shard: 150 products, two views each, 24-d vectors projected to 8, int8.
 fn sample() -> Vec<u8> {
     let mut rng = Rng(5);
@@ -186,7 +191,7 @@ fn resealed_mutations_never_panic() {
     let b = sample();
     let mut rng = Rng(2);
     let mut opened = 0;
-    for i in 0..1000 {
+    for i in 0..iterations() {
         let mut m = b.clone();
         for _ in 0..1 + rng.below(4) {
             let at = rng.below(m.len());
@@ -202,7 +207,7 @@ fn resealed_mutations_never_panic() {
         opened += read(&m, &format!("resealed mutation {i}")).is_ok() as usize;
     }
     // Mutations in the padding-free format rarely survive, but those that do must search; this just reports.
-    println!("{opened} of 1000 resealed mutations opened");
+    println!("{opened} of {} resealed mutations opened", iterations());
 }
 
 #[test]
@@ -210,7 +215,7 @@ fn mutated_sections_never_panic() {
     let b = sample();
     let raw = raw_sections(&b);
     let mut rng = Rng(3);
-    for i in 0..1000 {
+    for i in 0..iterations() {
         let mut r = raw.clone();
         let s = rng.below(5);
         let sec = &mut r[s];
@@ -259,8 +264,7 @@ fn crafted_headers_are_errors() {
     assert!(shard_err(crafted(&|m| set_u32(m, 16, u32::MAX))));
     assert!(shard_err(crafted(&|m| set_u32(m, 16, 4))));
     // Counts: the header starts right after the prelude with products, vectors, model dim, stored dim.
-    for (at, v) in [(0, u32::MAX), (4, u32::MAX), (4, 1 << 24), (0, 1 << 24), (8, 0), (8, 1 << 20), (12, 25), (12, 0)]
-    {
+    for (at, v) in [(0, u32::MAX), (4, u32::MAX), (4, 1 << 24), (0, 1 << 24), (8, 0), (8, 1 << 20), (12, 25), (12, 0)] {
         assert!(shard_err(crafted(&|m| set_u32(m, PRELUDE + at, v))), "header field at {at} = {v}");
     }
     for field in 0..5 {
@@ -311,4 +315,13 @@ fn decompression_bombs_are_errors_with_bounded_memory() {
     let half = raw[4].len() / 2;
     stored[4] = [zstd::encode_all(&raw[4][..half], 3).unwrap(), zstd::encode_all(&raw[4][half..], 3).unwrap()].concat();
     assert!(read(&with_sections(&b, &stored, &lens), "two frames").is_err());
+}
+
+/// Writes the sample shard as the fuzzer's seed (`fuzz/corpus/shard_reader/sample.shard`).
+#[test]
+#[ignore = "writes a file; run by hand before fuzzing"]
+fn write_fuzz_seed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/shard_reader");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("sample.shard"), sample()).unwrap();
 }

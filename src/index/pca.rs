@@ -14,6 +14,9 @@ const MAX_SAMPLES: usize = 8192;
 /// Block power iterations; the directions near the cut carry nearly equal variance, so exact convergence is moot.
 const ITERATIONS: usize = 8;
 
+/// Largest magnitude of a mean or matrix entry in a valid file (1, plus rounding).
+const MAX_ENTRY: f32 = 1.01;
+
 const IDENTITY: u32 = 0;
 const PCA: u32 = 1;
 
@@ -41,7 +44,7 @@ impl Projection {
         let cov = Covariance::new(&samples, dim, out);
 
         let mut rng = SplitMix(seed);
-        let mut basis: Vec<Vec<f32>> = (0..out).map(|_| rng.gaussian_vec(dim)).collect();
+        let mut basis: Vec<Vec<f32>> = (0..out).map(|_| rng.start_vec(dim)).collect();
         orthonormalize(&mut basis, &mut rng);
         for _ in 0..ITERATIONS {
             basis = basis.iter().map(|q| cov.apply(q)).collect();
@@ -147,9 +150,12 @@ impl Projection {
                 let mean = r.take(4 * model_dim)?.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 let mean: Vec<f32> = mean.collect();
                 let matrix = r.take(2 * stored_dim * model_dim)?;
-                let matrix: Vec<f32> = matrix.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect();
-                if !mean.iter().chain(&matrix).all(|x| x.is_finite()) {
-                    return Err(r.error("not finite"));
+                let matrix: Vec<f32> =
+                    matrix.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect();
+                // Rows are unit vectors and the mean is a mean of unit vectors: entries beyond 1 mean damage, and
+                // the bound keeps every score finite.
+                if !mean.iter().chain(&matrix).all(|x| x.abs() <= MAX_ENTRY) {
+                    return Err(r.error("value outside [-1, 1] or not finite"));
                 }
                 Projection::Pca { dim: model_dim, out: stored_dim, mean, matrix }
             }
@@ -232,7 +238,7 @@ fn orthonormalize(basis: &mut [Vec<f32>], rng: &mut SplitMix) {
                 break;
             }
             // Give up after a few tries: a zero row then only wastes a stored dimension, it cannot break scores.
-            *v = if attempt < 3 { rng.gaussian_vec(v.len()) } else { vec![0.0; v.len()] };
+            *v = if attempt < 3 { rng.start_vec(v.len()) } else { vec![0.0; v.len()] };
         }
     }
 }
@@ -271,14 +277,17 @@ impl SplitMix {
         ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
 
-    /// Standard normal (Box-Muller).
+    /// Standard normal (Box-Muller), for test data.
+    #[cfg(test)]
     pub(crate) fn gaussian(&mut self) -> f32 {
         let (u, v) = (self.uniform(), self.uniform());
         ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
     }
 
-    fn gaussian_vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.gaussian()).collect()
+    /// Uniform in (-1, 1]: a power-iteration start needs no more, and it uses no libm function whose last bit
+    /// could differ between platforms.
+    fn start_vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| (2.0 * self.uniform() - 1.0) as f32).collect()
     }
 }
 
@@ -337,5 +346,8 @@ mod tests {
         let mut inf = bytes.clone();
         inf[4..8].copy_from_slice(&f32::INFINITY.to_le_bytes());
         assert!(Projection::decode(&inf, 16, 4).is_err());
+        let mut big = bytes.clone();
+        big[4..8].copy_from_slice(&2f32.to_le_bytes());
+        assert!(Projection::decode(&big, 16, 4).is_err());
     }
 }

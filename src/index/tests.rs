@@ -9,16 +9,31 @@ pub(crate) fn clustered(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec
     let sigma: Vec<f32> = (0..dim).map(|i| 1.0 / ((i + 1) as f32).sqrt()).collect();
     let mut fixed = SplitMix(1);
     let mean: Vec<f32> = sigma.iter().map(|s| 0.6 * s * fixed.gaussian()).collect();
-    let centres: Vec<Vec<f32>> =
-        (0..clusters).map(|_| sigma.iter().map(|s| s * fixed.gaussian()).collect()).collect();
+    let centres: Vec<Vec<f32>> = (0..clusters).map(|_| sigma.iter().map(|s| s * fixed.gaussian()).collect()).collect();
     (0..n)
         .map(|_| {
             let c = &centres[(rng.next_u64() % clusters as u64) as usize];
-            let mut v: Vec<f32> =
-                (0..dim).map(|i| mean[i] + c[i] + 0.7 * sigma[i] * rng.gaussian()).collect();
+            let mut v: Vec<f32> = (0..dim).map(|i| mean[i] + c[i] + 0.7 * sigma[i] * rng.gaussian()).collect();
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             v.iter_mut().for_each(|x| *x /= norm);
             v
+        })
+        .collect()
+}
+
+/// Unit vectors with a low intrinsic dimension, as real embeddings have: clustered points of a 24-d latent space,
+/// mapped linearly into `dim`, plus 10% isotropic noise.
+pub(crate) fn latent(n: usize, dim: usize, clusters: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut fixed = SplitMix(99);
+    let map: Vec<Vec<f32>> = (0..dim).map(|_| (0..24).map(|_| fixed.gaussian()).collect()).collect();
+    let mut rng = SplitMix(seed);
+    clustered(n, 24, clusters, seed)
+        .into_iter()
+        .map(|z| {
+            let noise = 0.33 / (dim as f32).sqrt();
+            let v: Vec<f32> = map.iter().map(|row| pca::dot(row, &z) / 24f32.sqrt() + noise * rng.gaussian()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / norm).collect()
         })
         .collect()
 }
@@ -50,13 +65,30 @@ fn small_params() -> IndexParams {
 }
 
 #[test]
-fn recall_at_10_beats_095_with_default_search() {
-    let all = clustered(2100, 96, 40, 11);
+fn recall_at_10_beats_095_with_default_params() {
+    // Default PCA (128 of 192 dims), int8, graph; against exact fp32 on the full vectors. On vectors without a
+    // low-dimensional structure PCA costs more recall: see docs/shard-format.md for measurements.
+    let all = latent(2100, 192, 40, 11);
+    let (vectors, queries) = all.split_at(2000);
+    let index = VectorIndex::build(&one_view_each(vectors), &IndexParams::default()).unwrap();
+    assert_eq!((index.len(), index.dim(), index.stored_dim()), (2000, 192, 128));
+    let r = recall(&index, vectors, queries, 10, DEFAULT_EF);
+    println!("recall@10 {r}");
+    assert!(r >= 0.95, "recall@10 {r}");
+}
+
+#[test]
+fn the_graph_finds_what_an_exact_scan_finds() {
+    let all = clustered(2100, 64, 40, 12);
     let (vectors, queries) = all.split_at(2000);
     let index = VectorIndex::build(&one_view_each(vectors), &small_params()).unwrap();
-    assert_eq!((index.len(), index.dim(), index.stored_dim()), (2000, 96, 32));
-    let r = recall(&index, vectors, queries, 10, DEFAULT_EF);
-    assert!(r >= 0.95, "recall@10 {r}");
+    let mut found = 0;
+    for q in queries {
+        let want = index.exact_search(q, 10, &|_| true).unwrap();
+        let got = index.search(q, 10, DEFAULT_EF, &|_| true).unwrap();
+        found += got.iter().filter(|h| want.contains(h)).count();
+    }
+    assert!(found >= 950, "graph recall {found}/1000");
 }
 
 #[test]

@@ -120,9 +120,7 @@ pub(crate) fn check_header(h: &ShardHeader) -> Result<()> {
     if h.model_dim == 0 || h.model_dim as usize > MAX_DIM || h.stored_dim == 0 || h.stored_dim > h.model_dim {
         return fail(format!("dims {} -> {} are not valid", h.model_dim, h.stored_dim));
     }
-    for (name, s) in
-        [("shard id", &h.shard_id), ("model id", &h.model_id), ("catalog version", &h.catalog_version)]
-    {
+    for (name, s) in [("shard id", &h.shard_id), ("model id", &h.model_id), ("catalog version", &h.catalog_version)] {
         if s.len() > MAX_STRING {
             return fail(format!("{name} is longer than {MAX_STRING} bytes"));
         }
@@ -204,13 +202,19 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Layout> {
         let e = Entry { kind, offset: r.u64()?, stored_len: r.u64()?, raw_len: r.u64()?, sha256: r.sha256()? };
         let name = kind.name();
         if k != kind as u32 || codec != CODEC_ZSTD {
-            return Err(Error::shard(format!("section table: expected {name} (kind {}, zstd), found kind {k} codec {codec}", kind as u32)));
+            return Err(Error::shard(format!(
+                "section table: expected {name} (kind {}, zstd), found kind {k} codec {codec}",
+                kind as u32
+            )));
         }
         if e.offset != next {
             return Err(Error::shard(format!("section {name} starts at {}, expected {next}", e.offset)));
         }
         next = e.offset.checked_add(e.stored_len).filter(|&end| end <= bytes.len() as u64).ok_or_else(|| {
-            Error::shard(format!("section {name} ({} bytes at {}) runs past the end of the file", e.stored_len, e.offset))
+            Error::shard(format!(
+                "section {name} ({} bytes at {}) runs past the end of the file",
+                e.stored_len, e.offset
+            ))
         })?;
         raw_total = raw_total.saturating_add(e.raw_len);
         if e.raw_len > max_raw || raw_total > MAX_RAW_TOTAL {

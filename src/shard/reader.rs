@@ -52,4 +52,3 @@ fn section(file: &[u8], e: &Entry) -> Result<Vec<u8>> {
     }
     Ok(raw)
 }
-

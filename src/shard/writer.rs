@@ -15,7 +15,12 @@ const LEVEL: i32 = 19;
 
 /// Writes a shard of `products` and `index` to `out`; returns its header. Fails on anything a reader would refuse
 /// (every product index of the index must be `< products.len()`). The same inputs always give the same bytes.
-pub fn write_shard(meta: &ShardMeta, products: &[Product], index: &VectorIndex, out: &mut impl Write) -> Result<ShardHeader> {
+pub fn write_shard(
+    meta: &ShardMeta,
+    products: &[Product],
+    index: &VectorIndex,
+    out: &mut impl Write,
+) -> Result<ShardHeader> {
     let (header, bytes) = encode_shard(meta, products, index)?;
     out.write_all(&bytes).and_then(|()| out.flush()).map_err(Error::ShardWrite)?;
     Ok(header)
@@ -52,7 +57,11 @@ pub fn encode_shard(meta: &ShardMeta, products: &[Product], index: &VectorIndex)
     for ((kind, raw), max) in SectionKind::ALL.into_iter().zip(&raw).zip(max_raw) {
         raw_total += raw.len() as u64;
         if raw.len() as u64 > max || raw_total > MAX_RAW_TOTAL {
-            return Err(Error::Catalog(format!("section {} of {} bytes is too large for a shard", kind.name(), raw.len())));
+            return Err(Error::Catalog(format!(
+                "section {} of {} bytes is too large for a shard",
+                kind.name(),
+                raw.len()
+            )));
         }
         let bytes = zstd::bulk::compress(raw, LEVEL).map_err(Error::ShardWrite)?;
         let e = Entry {

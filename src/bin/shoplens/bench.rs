@@ -93,7 +93,11 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         println!("{report}");
     } else {
         let threads = engine.embedder().threads();
-        println!("model {} ({}), {threads} threads, {n} runs per stage, median (min) ms", report["model_id"], model_path.display());
+        println!(
+            "model {} ({}), {threads} threads, {n} runs per stage, median (min) ms",
+            report["model_id"],
+            model_path.display()
+        );
         for (name, s) in [
             ("photo decode", &decode),
             ("1920x1080 NV21 -> tensor", &frame_to_tensor_full),

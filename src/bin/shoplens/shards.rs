@@ -45,9 +45,10 @@ pub struct BuildArgs {
 pub fn build(args: BuildArgs) -> Result<(), Error> {
     // One inference thread per photo, photos in parallel on every core.
     let engine = ShopLens::open_with(args.model.path(), EmbedderOptions { threads: 1 })?;
-    let created_at = args.created_at.or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok()?.parse().ok()).unwrap_or_else(|| {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-    });
+    let created_at = args
+        .created_at
+        .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok()?.parse().ok())
+        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
     let mut index = IndexParams::default();
     if let Some(d) = args.projected_dim {
         index.projected_dim = d;
@@ -192,7 +193,10 @@ pub fn print_matches(matches: &[Match], json: bool) -> Result<(), Error> {
     }
     for m in matches {
         let p = &m.product;
-        println!("{:>2}. {:.3}  {:<24} {:<44} {:>9.2} {}  [{}]", m.rank, m.score, p.id, p.title, p.price, p.currency, p.category);
+        println!(
+            "{:>2}. {:.3}  {:<24} {:<44} {:>9.2} {}  [{}]",
+            m.rank, m.score, p.id, p.title, p.price, p.currency, p.category
+        );
     }
     Ok(())
 }
