@@ -100,7 +100,7 @@ fn all_layouts_of_one_frame_agree() {
     let v: Vec<u8> = vu.chunks(2).map(|p| p[0]).collect();
     // I420 with rows padded to 256 (Y) and 128 (chroma) bytes.
     let pad = |src: &[u8], cols: usize, stride: usize| -> Vec<u8> {
-        src.chunks(cols).flat_map(|r| r.iter().copied().chain(std::iter::repeat(7).take(stride - cols))).collect()
+        src.chunks(cols).flat_map(|r| r.iter().copied().chain(std::iter::repeat_n(7, stride - cols))).collect()
     };
     let (yp, up, vp) = (pad(y, w, 256), pad(&u, w / 2, 128), pad(&v, w / 2, 128));
     let rgba: Vec<u8> = rgb.chunks(3).flat_map(|p| [p[0], p[1], p[2], 255]).collect();
