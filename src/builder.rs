@@ -179,7 +179,14 @@ pub fn build_shard(
             attributes: line.attributes,
         });
     }
-    let index = VectorIndex::build(&vectors, &options.index)?;
+    let mut params = options.index.clone();
+    let model_dim = engine.embedder().dim();
+    if vectors.len() < 2 * model_dim {
+        // Too few vectors to learn a projection from (PCA on n vectors has at most n - 1 useful axes), and the
+        // matrix would outweigh the vectors it shrinks: small catalogs keep the model's vectors.
+        params.projected_dim = 0;
+    }
+    let index = VectorIndex::build(&vectors, &params)?;
     let embedder = engine.embedder();
     let shard_id = options
         .shard_id
