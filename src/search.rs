@@ -9,8 +9,7 @@ use crate::shard::Shard;
 
 /// Default number of results.
 pub const DEFAULT_TOP_K: usize = 10;
-/// Default HNSW beam width at query time.
-pub const DEFAULT_EF: usize = 64;
+pub use crate::index::DEFAULT_EF;
 /// Most results one query may ask for.
 pub const MAX_TOP_K: usize = 1000;
 
