@@ -1,6 +1,6 @@
 //! The shop's side: a product feed (JSON lines) and its photos to a shard file plus its `manifest.json`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,31 +14,14 @@ use crate::error::{Error, Result};
 use crate::index::{IndexParams, VectorIndex};
 use crate::shard::{encode_shard, ShardHeader, ShardMeta};
 
-/// One line of the catalog feed.
+/// One line of the catalog feed: a product record plus its photos. Fields the feed adds beyond these are ignored.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CatalogLine {
-    /// Unique product id.
-    pub id: String,
-    /// Display title.
-    pub title: String,
+    /// The product's record (id, title, category, price, currency, brand, url, attributes).
+    #[serde(flatten)]
+    pub product: Product,
     /// A photo path under the images folder, or several (views of one product).
     pub image: OneOrMany,
-    /// Category path, like `Home/Kitchen/Mugs`.
-    pub category: String,
-    /// Price.
-    pub price: f64,
-    /// ISO 4217 currency code.
-    pub currency: String,
-    /// Brand.
-    #[serde(default)]
-    pub brand: Option<String>,
-    /// Product page.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// Free-form attributes.
-    #[serde(default)]
-    pub attributes: BTreeMap<String, String>,
 }
 
 /// A single image path or a list of them.
@@ -168,16 +151,7 @@ pub fn build_shard(
     let mut products = Vec::with_capacity(kept.len());
     for (p, (line, line_views)) in kept.into_iter().enumerate() {
         vectors.extend(line_views.into_iter().map(|v| (p as u32, v)));
-        products.push(Product {
-            id: line.id,
-            title: line.title,
-            category: line.category,
-            price: line.price,
-            currency: line.currency,
-            brand: line.brand,
-            url: line.url,
-            attributes: line.attributes,
-        });
+        products.push(line.product);
     }
     let mut params = options.index.clone();
     let model_dim = engine.embedder().dim();
@@ -218,20 +192,20 @@ fn parse_lines(text: &str, strict: bool, skipped: &mut Vec<Skipped>) -> Result<V
             continue;
         }
         let parsed = serde_json::from_str::<CatalogLine>(raw).map_err(|e| e.to_string()).and_then(|l| {
-            if l.id.is_empty() {
+            if l.product.id.is_empty() {
                 Err("empty id".into())
             } else if l.image.paths().is_empty() {
                 Err("no image".into())
-            } else if !l.price.is_finite() || l.price < 0.0 {
-                Err(format!("price {} is not a non-negative number", l.price))
+            } else if !l.product.price.is_finite() || l.product.price < 0.0 {
+                Err(format!("price {} is not a non-negative number", l.product.price))
             } else {
                 Ok(l)
             }
         });
         match parsed {
             Ok(l) => {
-                if !seen.insert(l.id.clone()) {
-                    return Err(Error::Catalog(format!("line {line_no}: duplicate product id {:?}", l.id)));
+                if !seen.insert(l.product.id.clone()) {
+                    return Err(Error::Catalog(format!("line {line_no}: duplicate product id {:?}", l.product.id)));
                 }
                 lines.push((line_no, l));
             }

@@ -14,6 +14,16 @@ fn catalog_dir() -> PathBuf {
     root().join("tests/data/catalog")
 }
 
+fn build_options() -> BuildOptions {
+    BuildOptions {
+        shard_id: None,
+        catalog_version: "test".into(),
+        created_at: 1,
+        strict: true,
+        index: IndexParams::default(),
+    }
+}
+
 /// Builds the sample shard once per test run into a temporary folder.
 fn sample_shard() -> &'static PathBuf {
     static SHARD: OnceLock<PathBuf> = OnceLock::new();
@@ -21,13 +31,7 @@ fn sample_shard() -> &'static PathBuf {
         let dir = std::env::temp_dir().join(format!("shoplens-catalog-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("sample.shard");
-        let options = BuildOptions {
-            shard_id: None,
-            catalog_version: "test".into(),
-            created_at: 1,
-            strict: true,
-            index: IndexParams::default(),
-        };
+        let options = build_options();
         let c = catalog_dir();
         let report =
             build_shard(&engine("int8"), &c.join("catalog.jsonl"), &c.join("images"), &out, &options, &|_, _| {})
@@ -139,13 +143,7 @@ fn builds_are_reproducible() {
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("sample.shard");
     let c = catalog_dir();
-    let options = BuildOptions {
-        shard_id: None,
-        catalog_version: "test".into(),
-        created_at: 1,
-        strict: true,
-        index: IndexParams::default(),
-    };
+    let options = build_options();
     build_shard(&engine("int8"), &c.join("catalog.jsonl"), &c.join("images"), &out, &options, &|_, _| {}).unwrap();
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(sample_shard()).unwrap());
     let manifest: serde_json::Value =
