@@ -184,8 +184,29 @@ fn scale_report() {
                 / queries.len() as f64;
             line += &format!(" ef{ef}: {r:.3} (graph {g:.3}, nn {nn:.3}, {us:.0}us)");
         }
+        // Per-query latency side by side with the exact scan of the same shard, one thread.
+        let (h50, h99) = latency(queries, |q| shard.index.search(q, 10, DEFAULT_EF, &|_| true).unwrap());
+        let (e50, e99) = latency(queries, |q| shard.index.exact_search(q, 10, &|_| true).unwrap());
+        line += &format!(
+            " | hnsw ef{DEFAULT_EF} p50/p99 {h50:.0}/{h99:.0}us, exact p50/p99 {e50:.0}/{e99:.0}us, p50 speed-up {:.0}x",
+            e50 / h50
+        );
         println!("{line}   [{} edges/vector]", shard.index.edges() as f64 / n as f64);
     }
+}
+
+/// Median and 99th percentile of one query's time, microseconds.
+fn latency(queries: &[Vec<f32>], search: impl Fn(&[f32]) -> Vec<shoplens::Hit>) -> (f64, f64) {
+    let mut us: Vec<f64> = queries
+        .iter()
+        .map(|q| {
+            let t = Instant::now();
+            std::hint::black_box(search(q));
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    us.sort_by(f64::total_cmp);
+    (us[us.len() / 2], us[(us.len() * 99 / 100).min(us.len() - 1)])
 }
 
 fn recall(truths: &[Vec<u32>], search: impl Fn(&[f32]) -> Vec<shoplens::Hit>, queries: &[Vec<f32>]) -> f64 {
