@@ -176,8 +176,7 @@ impl<'a> CameraFrame<'a> {
         vu: &'a [u8],
         vu_row_stride: usize,
     ) -> Result<Self> {
-        let v = Plane { data: vu, row_stride: vu_row_stride, pixel_stride: 2 };
-        let u = Plane { data: vu.get(1..).unwrap_or(&[]), row_stride: vu_row_stride, pixel_stride: 2 };
+        let (v, u) = interleaved_pair(vu, vu_row_stride);
         Self::yuv(PixelFormat::Nv21, width, height, [Plane::new(y, y_row_stride), u, v], ColorRange::Full)
     }
 
@@ -190,8 +189,7 @@ impl<'a> CameraFrame<'a> {
         uv: &'a [u8],
         uv_row_stride: usize,
     ) -> Result<Self> {
-        let u = Plane { data: uv, row_stride: uv_row_stride, pixel_stride: 2 };
-        let v = Plane { data: uv.get(1..).unwrap_or(&[]), row_stride: uv_row_stride, pixel_stride: 2 };
+        let (u, v) = interleaved_pair(uv, uv_row_stride);
         Self::yuv(PixelFormat::Nv12, width, height, [Plane::new(y, y_row_stride), u, v], ColorRange::Full)
     }
 
@@ -360,6 +358,13 @@ impl<'a> CameraFrame<'a> {
     pub(crate) fn channels(&self) -> Channels<'a> {
         self.channels
     }
+}
+
+/// The two chroma planes of an interleaved buffer: the first at byte 0, the second at byte 1, both stepping by 2.
+fn interleaved_pair(data: &[u8], row_stride: usize) -> (Plane<'_>, Plane<'_>) {
+    let first = Plane { data, row_stride, pixel_stride: 2 };
+    // An empty buffer leaves the second plane empty; the length checks then reject the frame.
+    (first, Plane { data: data.get(1..).unwrap_or(&[]), ..first })
 }
 
 fn check_sides(format: PixelFormat, width: u32, height: u32) -> Result<()> {
