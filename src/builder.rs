@@ -192,8 +192,8 @@ fn parse_lines(text: &str, strict: bool, skipped: &mut Vec<Skipped>) -> Result<V
             continue;
         }
         let parsed = serde_json::from_str::<CatalogLine>(raw).map_err(|e| e.to_string()).and_then(|l| {
-            if l.product.id.is_empty() {
-                Err("empty id".into())
+            if l.product.id.is_empty() || l.product.id.len() > crate::catalog::MAX_ID_BYTES {
+                Err(format!("id must be 1 to {} bytes", crate::catalog::MAX_ID_BYTES))
             } else if l.image.paths().is_empty() {
                 Err("no image".into())
             } else if !l.product.price.is_finite() || l.product.price < 0.0 {

@@ -4,12 +4,14 @@ use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::browse::{CategoryCount, PageRequest, ProductPage, ShardSet};
+use crate::catalog::Product;
 use crate::error::{Error, Result};
 use crate::frame::CameraFrame;
 use crate::model::{Embedder, EmbedderOptions};
 use crate::photo::Photo;
 use crate::preprocess::frame_to_tensor;
-use crate::search::{search_shards, Match, SearchOptions};
+use crate::search::{Match, SearchOptions};
 use crate::shard::{Shard, ShardHeader};
 
 /// How long each stage of one embedding took.
@@ -139,8 +141,38 @@ impl ShopLens {
 
     fn search_embedding(&self, embedding: Embedding, options: &SearchOptions) -> Result<SearchResults> {
         let start = Instant::now();
-        let matches = search_shards(&self.open_shards(), &embedding.vector, options)?;
+        let matches = self.shard_set().search_vector(&embedding.vector, options)?;
         let timings = Timings { search: start.elapsed(), ..embedding.timings };
         Ok(SearchResults { matches, timings })
+    }
+
+    fn shard_set(&self) -> ShardSet {
+        ShardSet::new(self.open_shards())
+    }
+
+    /// The product with this id, and the id of the shard it came from (the newest catalog that has it).
+    pub fn product(&self, id: &str) -> Result<(Product, String)> {
+        self.shard_set().product(id)
+    }
+
+    /// The category tree of the open shards, parents before children, with product counts at every level.
+    pub fn categories(&self) -> Vec<CategoryCount> {
+        self.shard_set().categories()
+    }
+
+    /// One page of the products in category `path` and every category below it (`""` lists everything).
+    pub fn products_in_category(&self, path: &str, request: &PageRequest) -> Result<ProductPage> {
+        self.shard_set().category_page(path, request)
+    }
+
+    /// Keyword search over titles, brands, category names and attribute values, as the shopper types (see
+    /// [`crate::text::TextQuery`] for the matching rules), with the category and price filters of `options`.
+    pub fn search_text(&self, query: &str, options: &SearchOptions) -> Result<Vec<Match>> {
+        self.shard_set().search_text(query, options)
+    }
+
+    /// Products that look like product `id`, from its stored vector (no model run); the product itself is left out.
+    pub fn similar_products(&self, id: &str, options: &SearchOptions) -> Result<Vec<Match>> {
+        self.shard_set().similar(id, options)
     }
 }

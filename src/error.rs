@@ -29,7 +29,15 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
-    /// No shard with that id is open.
+    /// No open shard has a product with this id.
+    #[error("no product {0:?} in the open shards")]
+    UnknownProduct(String),
+
+    /// No open shard has products in this category.
+    #[error("no category {0:?} in the open shards")]
+    UnknownCategory(String),
+
+    /// No shard with this id is open.
     #[error("no shard {0:?} is open")]
     UnknownShard(String),
 

@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod browse;
 pub mod builder;
 pub mod catalog;
+pub mod category;
 pub mod engine;
 pub mod error;
 pub mod frame;
@@ -12,9 +14,12 @@ pub mod photo;
 pub mod preprocess;
 pub mod search;
 pub mod shard;
+pub mod text;
 mod wire;
 
+pub use browse::{CategoryCount, PageRequest, ProductPage};
 pub use catalog::Product;
+pub use category::SortOrder;
 pub use engine::{Embedding, SearchResults, ShopLens, Timings};
 pub use error::{Error, Result};
 pub use frame::{CameraFrame, ColorRange, CropRect, PixelFormat, Plane, Rotation};
@@ -23,3 +28,4 @@ pub use model::{cosine, Embedder, EmbedderOptions, ModelManifest};
 pub use photo::Photo;
 pub use search::{Match, SearchOptions};
 pub use shard::{encode_shard, write_shard, SectionInfo, Shard, ShardHeader, ShardMeta};
+pub use text::TextQuery;

@@ -1,11 +1,7 @@
-//! Visual search over open shards: options, filters, and merging results across shards.
-
-use std::collections::HashSet;
-use std::sync::Arc;
+//! What a search asks for (options and filters) and what it finds (matches); the merging lives in `browse`.
 
 use crate::catalog::Product;
 use crate::error::{Error, Result};
-use crate::shard::Shard;
 
 /// Default number of results.
 pub const DEFAULT_TOP_K: usize = 10;
@@ -59,11 +55,10 @@ impl SearchOptions {
 /// Whether `category` is `prefix` or lies below it, comparing whole path segments, ignoring case and stray slashes.
 pub fn in_category(category: &str, prefix: &str) -> bool {
     let mut have = category.split('/').map(str::trim).filter(|s| !s.is_empty());
-    prefix
-        .split('/')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .all(|want| have.next().is_some_and(|h| h.to_lowercase() == want.to_lowercase()))
+    prefix.split('/').map(str::trim).filter(|s| !s.is_empty()).all(|want| {
+        have.next()
+            .is_some_and(|h| h.chars().flat_map(char::to_lowercase).eq(want.chars().flat_map(char::to_lowercase)))
+    })
 }
 
 /// One product found.
@@ -71,36 +66,13 @@ pub fn in_category(category: &str, prefix: &str) -> bool {
 pub struct Match {
     /// The product.
     pub product: Product,
-    /// Cosine similarity of the query with the product's best view; higher is better.
+    /// Higher is better: for visual search the cosine similarity of the query with the product's best view, for
+    /// keyword search a BM25 score.
     pub score: f32,
     /// 1-based position in the results.
     pub rank: u32,
     /// The shard the product came from.
     pub shard_id: String,
-}
-
-/// Searches every shard and merges: best score first, one entry per product id (its best).
-pub(crate) fn search_shards(shards: &[Arc<Shard>], query: &[f32], options: &SearchOptions) -> Result<Vec<Match>> {
-    options.validate()?;
-    let mut all = Vec::new();
-    for shard in shards {
-        let keep = |p: u32| shard.products.get(p as usize).is_some_and(|p| options.keeps(p));
-        let ef = options.ef.max(options.top_k);
-        for hit in shard.index.search(query, options.top_k, ef, &keep)? {
-            if let Some(product) = shard.products.get(hit.product as usize) {
-                all.push((hit.score, product, &shard.header.shard_id));
-            }
-        }
-    }
-    all.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let mut seen = HashSet::new();
-    Ok(all
-        .into_iter()
-        .filter(|(_, p, _)| seen.insert(p.id.as_str()))
-        .take(options.top_k)
-        .enumerate()
-        .map(|(i, (score, p, shard))| Match { product: p.clone(), score, rank: i as u32 + 1, shard_id: shard.clone() })
-        .collect())
 }
 
 #[cfg(test)]

@@ -44,6 +44,10 @@ impl<'a> ByteReader<'a> {
         Ok(out)
     }
 
+    pub(crate) fn u8(&mut self) -> Result<u8> {
+        Ok(self.array::<1>()?[0])
+    }
+
     pub(crate) fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_le_bytes(self.array()?))
     }

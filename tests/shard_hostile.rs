@@ -11,6 +11,7 @@ use shoplens::{encode_shard, Error, IndexParams, Product, Shard, ShardMeta, Vect
 
 const PRELUDE: usize = 20;
 const ENTRY: usize = 64;
+const SECTIONS: usize = 6;
 
 struct Rng(u64);
 
@@ -105,7 +106,7 @@ fn reseal(b: &mut [u8]) {
 /// The raw (decompressed) sections of a valid shard.
 fn raw_sections(b: &[u8]) -> Vec<Vec<u8>> {
     let (start, _) = table(b);
-    (0..5)
+    (0..SECTIONS)
         .map(|i| {
             let e = start + i * ENTRY;
             let (off, len) = (u64_at(b, e + 8) as usize, u64_at(b, e + 16) as usize);
@@ -149,6 +150,10 @@ fn read(bytes: &[u8], what: &str) -> Result<Shard, Error> {
             if let Some(v) = shard.index.product_vector(p) {
                 shard.index.search(&v, 5, 8, &|_| true)?;
             }
+            let _ = shard.find(&shard.products[p as usize].id);
+        }
+        for q in ["mug", "stoneware mug no", "stonewere ", "5"] {
+            shard.text.search(&shoplens::TextQuery::parse(q), 10, &|_| true)?;
         }
         Ok(shard)
     }));
@@ -160,6 +165,7 @@ fn the_sample_is_valid() {
     let b = sample();
     let shard = read(&b, "the sample").unwrap();
     assert_eq!(shard.products.len(), 150);
+    assert!(shard.products.iter().enumerate().all(|(i, p)| shard.find(&p.id) == Some(i as u32)));
     read(&recompressed(&b, &raw_sections(&b)), "the recompressed sample").unwrap();
 }
 
@@ -217,7 +223,7 @@ fn mutated_sections_never_panic() {
     let mut rng = Rng(3);
     for i in 0..iterations() {
         let mut r = raw.clone();
-        let s = rng.below(5);
+        let s = rng.below(SECTIONS);
         let sec = &mut r[s];
         for _ in 0..1 + rng.below(3) {
             let at = rng.below(sec.len());
@@ -258,7 +264,7 @@ fn crafted_headers_are_errors() {
     let shard_err = |r: Result<Shard, Error>| matches!(r, Err(Error::Shard(_)));
 
     assert!(shard_err(crafted(&|m| m[0] = b'P')));
-    assert!(matches!(crafted(&|m| set_u32(m, 8, 2)), Err(Error::ShardVersion { found: 2, .. })));
+    assert!(matches!(crafted(&|m| set_u32(m, 8, 3)), Err(Error::ShardVersion { found: 3, .. })));
     assert!(matches!(crafted(&|m| set_u32(m, 8, 0)), Err(Error::ShardVersion { found: 0, .. })));
     assert!(shard_err(crafted(&|m| set_u32(m, 12, u32::MAX))));
     assert!(shard_err(crafted(&|m| set_u32(m, 16, u32::MAX))));
@@ -267,7 +273,7 @@ fn crafted_headers_are_errors() {
     for (at, v) in [(0, u32::MAX), (4, u32::MAX), (4, 1 << 24), (0, 1 << 24), (8, 0), (8, 1 << 20), (12, 25), (12, 0)] {
         assert!(shard_err(crafted(&|m| set_u32(m, PRELUDE + at, v))), "header field at {at} = {v}");
     }
-    for field in 0..5 {
+    for field in 0..SECTIONS {
         let e = start + field * ENTRY;
         assert!(shard_err(crafted(&|m| set_u32(m, e, 9))), "kind of section {field}");
         assert!(shard_err(crafted(&|m| set_u32(m, e + 4, 2))), "codec of section {field}");

@@ -13,7 +13,7 @@ use crate::wire::{put_string, put_u32, put_u64, ByteReader};
 /// First bytes of every shard: a non-ASCII byte, a name, and CR LF / ^Z / LF to catch text-mode mangling.
 pub const MAGIC: [u8; 8] = *b"\x89SLS\r\n\x1a\n";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Most bytes all sections may decompress to together: bounds what any file can make the reader allocate.
 pub const MAX_RAW_TOTAL: u64 = 1 << 30;
 /// Largest shard file [`super::Shard::open`] reads.
@@ -28,10 +28,10 @@ pub(crate) const PRELUDE_LEN: usize = 8 + 4 + 4 + 4;
 /// kind, codec, offset, stored length, raw length, SHA-256.
 pub(crate) const ENTRY_LEN: usize = 4 + 4 + 8 + 8 + 8 + 32;
 const MAX_HEADER_LEN: usize = 4 * 4 + 8 + 4 * (4 + MAX_STRING);
-/// Sections are zstd frames; the only codec of version 1.
+/// Sections are zstd frames; the only codec so far.
 pub(crate) const CODEC_ZSTD: u32 = 1;
 
-/// The sections of a version-1 shard, in file order.
+/// The sections of a shard, in file order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SectionKind {
     Projection = 1,
@@ -39,11 +39,18 @@ pub(crate) enum SectionKind {
     Map = 3,
     Graph = 4,
     Products = 5,
+    Text = 6,
 }
 
 impl SectionKind {
-    pub(crate) const ALL: [SectionKind; 5] =
-        [SectionKind::Projection, SectionKind::Vectors, SectionKind::Map, SectionKind::Graph, SectionKind::Products];
+    pub(crate) const ALL: [SectionKind; 6] = [
+        SectionKind::Projection,
+        SectionKind::Vectors,
+        SectionKind::Map,
+        SectionKind::Graph,
+        SectionKind::Products,
+        SectionKind::Text,
+    ];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -52,6 +59,7 @@ impl SectionKind {
             SectionKind::Map => "vector map",
             SectionKind::Graph => "graph",
             SectionKind::Products => "products",
+            SectionKind::Text => "text",
         }
     }
 }
@@ -145,11 +153,15 @@ pub(crate) fn index_dims(h: &ShardHeader) -> IndexDims {
 }
 
 /// Largest raw length of each section (in [`SectionKind::ALL`] order) a header allows.
-pub(crate) fn max_raw_lens(h: &ShardHeader) -> Result<[u64; 5]> {
+pub(crate) fn max_raw_lens(h: &ShardHeader) -> Result<[u64; 6]> {
     let overflow = || Error::shard("header: section sizes overflow");
     let m = index_dims(h).max_lens().ok_or_else(overflow)?;
-    let records = (h.product_count as usize).checked_mul(crate::catalog::MAX_RECORD_BYTES + 1).ok_or_else(overflow)?;
-    let lens = [m.projection, m.vectors, m.map, m.graph, records];
+    // Each string of a record costs at most its bytes plus a 5-byte length, and a record has fewer strings than bytes.
+    let records =
+        (h.product_count as usize).checked_mul(12 * crate::catalog::MAX_RECORD_BYTES + 64).ok_or_else(overflow)?;
+    // The text index holds at most one posting (<= 6 bytes) per word of a record, plus dictionaries no larger.
+    let text = records.checked_mul(3).ok_or_else(overflow)?;
+    let lens = [m.projection, m.vectors, m.map, m.graph, records, text];
     Ok(lens.map(|l| (l as u64).min(MAX_RAW_TOTAL)))
 }
 

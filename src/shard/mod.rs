@@ -10,10 +10,13 @@ mod writer;
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::catalog::Product;
+use crate::category::CategoryTable;
 use crate::error::{Error, Result};
 use crate::index::VectorIndex;
+use crate::text::TextIndex;
 
 pub use writer::{encode_shard, write_shard};
 
@@ -60,7 +63,7 @@ pub struct ShardMeta {
 /// One section of a shard file, for `inspect`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SectionInfo {
-    /// `projection`, `vectors`, `vector map`, `graph` or `products`.
+    /// `projection`, `vectors`, `vector map`, `graph`, `products` or `text`.
     pub name: &'static str,
     /// Bytes in the file (zstd).
     pub compressed_bytes: u64,
@@ -77,10 +80,33 @@ pub struct Shard {
     pub index: VectorIndex,
     /// Product records.
     pub products: Vec<Product>,
+    /// Keyword and id dictionaries over the products.
+    pub text: TextIndex,
     sections: Vec<SectionInfo>,
+    categories: OnceLock<CategoryTable>,
 }
 
 impl Shard {
+    pub(crate) fn assemble(
+        header: ShardHeader,
+        index: VectorIndex,
+        products: Vec<Product>,
+        text: TextIndex,
+        sections: Vec<SectionInfo>,
+    ) -> Self {
+        Shard { header, index, products, text, sections, categories: OnceLock::new() }
+    }
+
+    /// The index of the product with this id.
+    pub fn find(&self, id: &str) -> Option<u32> {
+        self.text.find(id).filter(|&p| self.products.get(p as usize).is_some_and(|p| p.id == id))
+    }
+
+    /// The shard's categories, tabulated on first use (tens of milliseconds at 100k products).
+    pub fn categories(&self) -> &CategoryTable {
+        self.categories.get_or_init(|| CategoryTable::build(&self.products))
+    }
+
     /// Reads a shard file (at most [`format::MAX_FILE_BYTES`]).
     pub fn open(path: &Path) -> Result<Self> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;

@@ -9,22 +9,24 @@ use super::{SectionInfo, Shard};
 use crate::catalog::decode_records;
 use crate::error::{Error, Result};
 use crate::index::{IndexSections, VectorIndex};
+use crate::text::TextIndex;
 
 /// Decodes a whole shard; any damage or inconsistency is an [`Error::Shard`] (or [`Error::ShardVersion`]).
 pub(crate) fn read(bytes: &[u8]) -> Result<Shard> {
     let format::Layout { header, entries } = format::parse(bytes)?;
     let raw: Vec<Vec<u8>> = entries.iter().map(|e| section(bytes, e)).collect::<Result<_>>()?;
-    let [projection, vectors, map, graph, products] = &raw[..] else {
+    let [projection, vectors, map, graph, products, text] = &raw[..] else {
         return Err(Error::shard("wrong number of sections"));
     };
     let sections = IndexSections { projection: &projection[..], vectors, map, graph };
     let index = VectorIndex::decode(&sections, format::index_dims(&header))?;
     let products = decode_records(products, header.product_count as usize)?;
+    let text = TextIndex::decode(text, products.len())?;
     let sections = entries
         .iter()
         .map(|e| SectionInfo { name: e.kind.name(), compressed_bytes: e.stored_len, raw_bytes: e.raw_len })
         .collect();
-    Ok(Shard { header, index, products, sections })
+    Ok(Shard::assemble(header, index, products, text, sections))
 }
 
 /// A section's raw bytes: checksum first, then zstd with the window and the output both capped.

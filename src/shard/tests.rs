@@ -37,7 +37,7 @@ fn shards_round_trip_byte_identically() {
     assert_eq!(shard.products, products);
     assert_eq!(shard.index, index);
     let names: Vec<_> = shard.sections().iter().map(|s| s.name).collect();
-    assert_eq!(names, ["projection", "vectors", "vector map", "graph", "products"]);
+    assert_eq!(names, ["projection", "vectors", "vector map", "graph", "products", "text"]);
     let stored: u64 = shard.sections().iter().map(|s| s.compressed_bytes).sum();
     assert!(stored < bytes.len() as u64);
 
@@ -74,8 +74,8 @@ fn model_mismatch_and_other_versions_are_clear_errors() {
     assert!(err.to_string().contains("effnet-lite0-v1"), "{err}");
     assert!(matches!(shard.check_model("effnet-lite0-v1", &"0".repeat(64)), Err(Error::ModelMismatch(_))));
 
-    bytes[8] = 2;
-    assert!(matches!(Shard::from_bytes(&bytes), Err(Error::ShardVersion { found: 2, supported: 1 })));
+    bytes[8] = 1;
+    assert!(matches!(Shard::from_bytes(&bytes), Err(Error::ShardVersion { found: 1, supported: 2 })));
 }
 
 #[test]

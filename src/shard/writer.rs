@@ -9,6 +9,7 @@ use super::{ShardHeader, ShardMeta};
 use crate::catalog::{encode_records, Product};
 use crate::error::{Error, Result};
 use crate::index::VectorIndex;
+use crate::text::TextIndex;
 
 /// zstd level for every section: shards are built once and downloaded often, so compression may be slow.
 const LEVEL: i32 = 19;
@@ -46,7 +47,8 @@ pub fn encode_shard(meta: &ShardMeta, products: &[Product], index: &VectorIndex)
         return Err(Error::Catalog(format!("the index refers to product {p}, there are {} products", products.len())));
     }
     let s = index.encode();
-    let raw = [s.projection, s.vectors, s.map, s.graph, encode_records(products)?];
+    let text = TextIndex::build(products)?.encode();
+    let raw = [s.projection, s.vectors, s.map, s.graph, encode_records(products)?, text];
 
     let max_raw = format::max_raw_lens(&header)?;
     let header_bytes = format::encode_header(&header);

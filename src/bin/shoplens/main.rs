@@ -1,6 +1,7 @@
 //! The `shoplens` command line: the same plain Rust API the bindings use.
 
 mod bench;
+mod browse;
 mod frame_args;
 mod shards;
 
@@ -49,6 +50,8 @@ enum Command {
     },
     /// Find the products that look like a photo or a raw camera frame.
     Search(shards::SearchArgs),
+    /// Browse the catalog offline: a product by id, categories, a category's pages, keywords, similar products.
+    Browse(browse::BrowseArgs),
     /// Time each stage: photo decode, 1920x1080 NV21 frame to tensor, inference, photo to embedding.
     Bench(bench::BenchArgs),
 }
@@ -120,6 +123,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Build(args) => shards::build(args),
         Command::Inspect { shard, json } => shards::inspect(shard, json),
         Command::Search(args) => shards::search(args),
+        Command::Browse(args) => browse::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -179,7 +179,7 @@ pub fn print_matches(matches: &[Match], json: bool) -> Result<(), Error> {
         let items: Vec<_> = matches
             .iter()
             .map(|m| {
-                let mut v = serde_json::to_value(&m.product).unwrap_or_default();
+                let mut v = product_json(&m.product);
                 if let Some(o) = v.as_object_mut() {
                     o.insert("score".into(), serde_json::json!(m.score));
                     o.insert("rank".into(), serde_json::json!(m.rank));
@@ -199,4 +199,9 @@ pub fn print_matches(matches: &[Match], json: bool) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// A product as a JSON object (the fields of the catalog feed).
+pub fn product_json(p: &shoplens::Product) -> serde_json::Value {
+    serde_json::to_value(p).unwrap_or_default()
 }
