@@ -152,9 +152,14 @@ fn scale_report() {
             created_at: 0,
         };
         let (_, bytes) = encode_shard(&meta, &products, &index).unwrap();
-        let t = Instant::now();
+        // The best of five opens: the machine may be shared.
+        let mut open = f64::MAX;
+        for _ in 0..5 {
+            let t = Instant::now();
+            std::hint::black_box(Shard::from_bytes(&bytes).unwrap());
+            open = open.min(t.elapsed().as_secs_f64() * 1e3);
+        }
         let shard = Shard::from_bytes(&bytes).unwrap();
-        let open = t.elapsed().as_secs_f64() * 1e3;
         let per: Vec<String> =
             shard.sections().iter().map(|s| format!("{:.1}", s.compressed_bytes as f64 / n as f64)).collect();
         let exact = recall(&truths, |q| shard.index.exact_search(q, 10, &|_| true).unwrap(), queries);

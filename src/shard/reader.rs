@@ -1,6 +1,9 @@
 //! Reading a shard: layout, checksums, bounded decompression, then the sections' own decoders.
 
 use std::io::Read;
+use std::time::Instant;
+
+use rayon::prelude::*;
 
 use sha2::{Digest, Sha256};
 
@@ -13,15 +16,29 @@ use crate::text::TextIndex;
 
 /// Decodes a whole shard; any damage or inconsistency is an [`Error::Shard`] (or [`Error::ShardVersion`]).
 pub(crate) fn read(bytes: &[u8]) -> Result<Shard> {
+    let start = Instant::now();
     let format::Layout { header, entries } = format::parse(bytes)?;
-    let raw: Vec<Vec<u8>> = entries.iter().map(|e| section(bytes, e)).collect::<Result<_>>()?;
+    // Sections are independent: checksums, zstd and decoding run on all cores (open time is what users wait for).
+    let raw: Vec<Vec<u8>> = entries.par_iter().map(|e| section(bytes, e)).collect::<Result<_>>()?;
+    let unpacked = start.elapsed();
     let [projection, vectors, map, graph, products, text] = &raw[..] else {
         return Err(Error::shard("wrong number of sections"));
     };
+    let count = header.product_count as usize;
     let sections = IndexSections { projection: &projection[..], vectors, map, graph };
-    let index = VectorIndex::decode(&sections, format::index_dims(&header))?;
-    let products = decode_records(products, header.product_count as usize)?;
-    let text = TextIndex::decode(text, products.len())?;
+    let (index, (products, text)) = rayon::join(
+        || VectorIndex::decode(&sections, format::index_dims(&header)),
+        || rayon::join(|| decode_records(products, count), || TextIndex::decode(text, count)),
+    );
+    let (index, products, text) = (index?, products?, text?);
+    log::debug!(
+        "shard {:?}: {} products, {} vectors decoded in {:?} (checksums and zstd {:?})",
+        header.shard_id,
+        header.product_count,
+        header.vector_count,
+        start.elapsed(),
+        unpacked
+    );
     let sections = entries
         .iter()
         .map(|e| SectionInfo { name: e.kind.name(), compressed_bytes: e.stored_len, raw_bytes: e.raw_len })

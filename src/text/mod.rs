@@ -102,7 +102,7 @@ impl TextIndex {
     }
 
     /// The section bytes: product count, id dictionary, term dictionary, postings, word counts.
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         put_u32(&mut out, self.doc_len.len() as u32);
         for part in [self.ids.as_fst().as_bytes(), self.terms.as_fst().as_bytes(), &self.postings] {
@@ -115,7 +115,7 @@ impl TextIndex {
 
     /// Reads the section of a shard of `count` products. Both dictionaries are walked once here, with their depth
     /// and total steps bounded, so a crafted file cannot make a later lookup loop, read out of bounds or panic.
-    pub(crate) fn decode(bytes: &[u8], count: usize) -> Result<Self> {
+    pub fn decode(bytes: &[u8], count: usize) -> Result<Self> {
         let mut r = ByteReader::new(bytes, "text index");
         let n = r.u32()? as usize;
         if n != count {
