@@ -118,9 +118,29 @@ fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
 }
 
+/// Prints the library's debug log (the shard reader's per-stage open times) when `SCALE_LOG` is set.
+struct Stderr;
+
+impl log::Log for Stderr {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.target().starts_with("shoplens")
+    }
+
+    fn log(&self, r: &log::Record) {
+        if self.enabled(r.metadata()) {
+            eprintln!("  [{}] {}", r.level(), r.args());
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 #[test]
 #[ignore = "minutes; run in release with --ignored --nocapture"]
 fn scale_report() {
+    if std::env::var_os("SCALE_LOG").is_some() && log::set_logger(&Stderr).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
     let n: usize = env("SCALE_N", "10000").parse().unwrap();
     let dim: usize = env("SCALE_DIM", "1280").parse().unwrap();
     let data = env("SCALE_DATA", "flat");
