@@ -5,6 +5,7 @@ pub mod builder;
 pub mod catalog;
 pub mod engine;
 pub mod error;
+pub mod ffi;
 pub mod frame;
 pub mod index;
 pub mod model;
@@ -23,3 +24,6 @@ pub use model::{cosine, Embedder, EmbedderOptions, ModelManifest};
 pub use photo::Photo;
 pub use search::{Match, SearchOptions};
 pub use shard::{encode_shard, write_shard, SectionInfo, Shard, ShardHeader, ShardMeta};
+
+// The bindings' scaffolding (namespace `shoplens`); the exports themselves are all in `ffi`.
+uniffi::setup_scaffolding!();
