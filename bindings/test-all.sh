@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# README's test command: the Rust tests, then the Kotlin, Swift and Python tests of the bindings.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --locked
+bindings/test.sh
