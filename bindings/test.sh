@@ -35,7 +35,7 @@ python_env() {
 
 python_tests() {
   ln -sf ../../debug/libshoplens.so target/bindings/python/libshoplens.so
-  "$venv/bin/python" -m pytest -q -p no:cacheprovider bindings/python
+  "$venv/bin/python" -m pytest -q -p no:cacheprovider --junitxml="$reports/python.xml" bindings/python
 }
 
 kotlin_tests() {
@@ -43,6 +43,7 @@ kotlin_tests() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq maven >/dev/null
   }
   mvn -B -ntp -f bindings/kotlin/pom.xml test
+  cp bindings/kotlin/target/surefire-reports/TEST-*.xml "$reports/"
 }
 
 swift_tests() {
@@ -60,9 +61,12 @@ swift_tests() {
   bindings/swift/trixie.sh run \
     "export SHOPLENS_ROOT=/work/shoplens SHOPLENS_QUERY_PPM=/work/shoplens/target/bindings/aloeR.ppm \
        LD_LIBRARY_PATH=/work/shoplens/target/debug && \
-     swift test --disable-swift-testing --package-path bindings/swift -Xlinker -L/work/shoplens/target/debug 2>&1"
+     swift test --disable-swift-testing --package-path bindings/swift -Xlinker -L/work/shoplens/target/debug 2>&1" \
+    | tee "$reports/swift.log"
 }
 
+reports=target/bindings-reports
+rm -rf "$reports" && mkdir -p "$reports"
 step generate generate
 for lang in "${langs[@]}"; do
   case "$lang" in
@@ -72,3 +76,21 @@ for lang in "${langs[@]}"; do
     *) echo "unknown language $lang" >&2; exit 2 ;;
   esac
 done
+
+# One closing line over the three runners: pytest's and surefire's JUnit reports, XCTest's last summary line.
+python3 - "$reports" <<'PY'
+import glob, re, sys, xml.etree.ElementTree as ET
+n = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+for f in glob.glob(sys.argv[1] + "/*.xml"):
+    root = ET.parse(f).getroot()
+    for suite in [root] if root.tag == "testsuite" else root.iter("testsuite"):
+        for k in n:
+            n[k] += int(suite.get(k, 0))
+for f in glob.glob(sys.argv[1] + "/swift.log"):
+    runs = re.findall(r"Executed (\d+) tests?, with (\d+) failures?", open(f).read())
+    if runs:
+        n["tests"] += int(runs[-1][0])
+        n["failures"] += int(runs[-1][1])
+failed = n["failures"] + n["errors"]
+print(f"bindings: {n['tests'] - failed - n['skipped']} passed, {failed} failed, {n['skipped']} skipped")
+PY
