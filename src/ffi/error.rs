@@ -1,5 +1,7 @@
 //! The one public error of the bindings, and the one place the internal error maps onto it.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use crate::error::Error;
 
 /// What went wrong, in a few kinds an app can act on; the message says exactly what and where.
@@ -29,7 +31,7 @@ pub enum ShopLensError {
     /// Opening the shard would take the open shards past `EngineOptions.memory_budget_bytes`: remove one first.
     #[error("{0}")]
     MemoryBudgetExceeded(String),
-    /// A bug in ShopLens (a panic caught before it reached the app); please report the message.
+    /// A bug in ShopLens: a panic, caught before it reached the app; please report the message.
     #[error("{0}")]
     Internal(String),
 }
@@ -55,6 +57,21 @@ impl From<Error> for ShopLensError {
     }
 }
 
+/// Runs an export's body; a panic in it becomes [`ShopLensError::Internal`], so apps catch one error type only.
+/// (UniFFI would catch it too, but as its own `InternalException` / `rustPanic` / `InternalError`.)
+pub(crate) fn guard<T>(body: impl FnOnce() -> Result<T, ShopLensError>) -> Result<T, ShopLensError> {
+    catch_unwind(AssertUnwindSafe(body))
+        .unwrap_or_else(|panic| Err(ShopLensError::Internal(format!("panic: {}", panic_message(&*panic)))))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +82,12 @@ mod tests {
         assert!(matches!(&e, ShopLensError::NotFound(m) if m == "no shard \"shop-a\" is open"), "{e:?}");
         let e = ShopLensError::from(Error::ShardVersion { found: 9, supported: 1 });
         assert!(matches!(&e, ShopLensError::Shard(m) if m.contains("version 9")), "{e:?}");
+    }
+
+    #[test]
+    fn a_panic_becomes_an_internal_error() {
+        let out: Result<(), _> = guard(|| panic!("index {} out of range", 7));
+        assert!(matches!(out, Err(ShopLensError::Internal(m)) if m == "panic: index 7 out of range"));
+        assert!(matches!(guard(|| Ok(3)), Ok(3)));
     }
 }

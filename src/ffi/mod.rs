@@ -15,6 +15,7 @@ mod records;
 
 use std::sync::Arc;
 
+use error::guard;
 pub use error::ShopLensError;
 pub use logging::{set_logger, LogLevel, Logger};
 pub use records::{
@@ -30,7 +31,8 @@ use offload::offload;
 /// from any thread; searches run in parallel and never wait for a shard being added.
 ///
 /// Every async method runs on a worker thread and never blocks the caller (Kotlin `suspend`, Swift `async`,
-/// Python coroutine); the plain ones block, which suits a camera analyzer's own background thread.
+/// Python coroutine); the plain ones block, which suits a camera analyzer's own background thread. Every failure,
+/// a caught panic included, is a `ShopLensError`.
 #[derive(Debug, uniffi::Object)]
 pub struct ShopLens {
     engine: engine::ShopLens,
@@ -49,23 +51,27 @@ impl ShopLens {
     /// Loads the model at `model_path` with the given options.
     #[uniffi::constructor(default(options))]
     pub fn with_options(model_path: String, options: EngineOptions) -> Result<Arc<Self>> {
-        let engine = engine::ShopLens::open_with(model_path, embedder_options(&options))?;
-        Ok(Self::wrap(engine, &options))
+        guard(|| {
+            let engine = engine::ShopLens::open_with(model_path, embedder_options(&options))?;
+            Ok(Self::wrap(engine, &options))
+        })
     }
 
     /// Loads a model from memory (say, an Android asset): the ONNX bytes and the text of its JSON manifest.
     #[uniffi::constructor(default(options))]
     pub fn from_bytes(model: Vec<u8>, manifest_json: String, options: EngineOptions) -> Result<Arc<Self>> {
-        let manifest = ModelManifest::from_json(&manifest_json)?;
-        let embedder = Embedder::from_bytes(&model, manifest, embedder_options(&options))?;
-        Ok(Self::wrap(engine::ShopLens::with_embedder(embedder), &options))
+        guard(|| {
+            let manifest = ModelManifest::from_json(&manifest_json)?;
+            let embedder = Embedder::from_bytes(&model, manifest, embedder_options(&options))?;
+            Ok(Self::wrap(engine::ShopLens::with_embedder(embedder), &options))
+        })
     }
 
     /// Opens a shard file and adds it to the searched catalog; an open shard with the same id is replaced.
     /// Fails with `Shard` for a damaged file or one built with another model, `MemoryBudgetExceeded` past the
     /// budget.
     pub fn add_shard(&self, path: String) -> Result<ShardInfo> {
-        Ok(self.engine.add_shard(path)?.into())
+        guard(|| Ok(self.engine.add_shard(path)?.into()))
     }
 
     /// `add_shard` on a ShopLens worker thread: the caller never waits (opening a large shard takes a while).
@@ -76,7 +82,7 @@ impl ShopLens {
 
     /// Closes the shard with this id; `NotFound` if none is open.
     pub fn remove_shard(&self, shard_id: String) -> Result<()> {
-        Ok(self.engine.remove_shard(&shard_id)?)
+        guard(|| Ok(self.engine.remove_shard(&shard_id)?))
     }
 
     /// The open shards, in the order they were added.
@@ -87,7 +93,7 @@ impl ShopLens {
     /// Finds the products that look like an encoded photo (JPEG, PNG or WebP; EXIF orientation is honoured).
     #[uniffi::method(default(options = None))]
     pub fn search_photo(&self, photo: Vec<u8>, options: Option<SearchOptions>) -> Result<SearchResults> {
-        search_photo(&self.engine, &photo, options)
+        guard(|| search_photo(&self.engine, &photo, options))
     }
 
     /// `search_photo` on a ShopLens worker thread: the caller never waits.
@@ -100,7 +106,7 @@ impl ShopLens {
     /// Finds the products that look like a camera frame (its crop box, rotation and range applied).
     #[uniffi::method(default(options = None))]
     pub fn search_frame(&self, frame: CameraFrame, options: Option<SearchOptions>) -> Result<SearchResults> {
-        search_frame(&self.engine, &frame, options)
+        guard(|| search_frame(&self.engine, &frame, options))
     }
 
     /// `search_frame` on a ShopLens worker thread: the caller never waits.
@@ -117,7 +123,7 @@ impl ShopLens {
     /// The photo's embedding: a unit-length vector, for batch and data work (deduplication, clustering, checking a
     /// catalog's photos). Searching never needs it.
     pub fn embed_photo(&self, photo: Vec<u8>) -> Result<Vec<f32>> {
-        Ok(self.engine.embed_photo(&photo)?.vector)
+        guard(|| Ok(self.engine.embed_photo(&photo)?.vector))
     }
 }
 

@@ -9,11 +9,11 @@
 //! and its result is dropped.
 
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use super::error::guard;
 use super::ShopLensError;
 
 type Outcome<T> = Result<T, ShopLensError>;
@@ -37,8 +37,7 @@ where
     let slot = Arc::new(Mutex::new(Slot { outcome: None, waker: None }));
     let theirs = Arc::clone(&slot);
     let spawned = std::thread::Builder::new().name("shoplens-call".into()).spawn(move || {
-        let outcome = catch_unwind(AssertUnwindSafe(work))
-            .unwrap_or_else(|panic| Err(ShopLensError::Internal(format!("panic: {}", panic_message(&*panic)))));
+        let outcome = guard(work);
         let waker = {
             let mut slot = lock(&theirs);
             slot.outcome = Some(outcome);
@@ -72,14 +71,6 @@ impl<T> Future for Offloaded<T> {
 fn lock<T>(slot: &Mutex<Slot<T>>) -> std::sync::MutexGuard<'_, Slot<T>> {
     // Nothing panics while holding the lock; should it, the slot's state is still consistent.
     slot.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[cfg(test)]
