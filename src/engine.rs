@@ -50,6 +50,8 @@ pub struct SearchResults {
 pub struct ShopLens {
     embedder: Arc<Embedder>,
     shards: Arc<RwLock<Vec<Arc<Shard>>>>,
+    /// Most bytes the open shards may take together ([`Shard::memory_bytes`]); `None` is unlimited.
+    memory_budget: Option<u64>,
 }
 
 impl ShopLens {
@@ -60,12 +62,29 @@ impl ShopLens {
 
     /// Opens the model at `model` with the given options.
     pub fn open_with(model: impl AsRef<Path>, options: EmbedderOptions) -> Result<Self> {
-        Ok(Self::with_embedder(Embedder::from_path(model, options)?))
+        let model = model.as_ref();
+        let start = Instant::now();
+        let embedder = Embedder::from_path(model, options)?;
+        log::info!(
+            "loaded model {:?} from {} ({} threads) in {} ms",
+            embedder.manifest().model_id,
+            model.display(),
+            embedder.threads(),
+            start.elapsed().as_millis()
+        );
+        Ok(Self::with_embedder(embedder))
     }
 
     /// Wraps an already loaded model.
     pub fn with_embedder(embedder: Embedder) -> Self {
-        ShopLens { embedder: Arc::new(embedder), shards: Arc::default() }
+        ShopLens { embedder: Arc::new(embedder), shards: Arc::default(), memory_budget: None }
+    }
+
+    /// Caps the memory the open shards may take together: [`ShopLens::add_shard`] then refuses a shard that would
+    /// go past it ([`Error::MemoryBudget`]). `None` (the default) is unlimited.
+    pub fn with_memory_budget(mut self, bytes: Option<u64>) -> Self {
+        self.memory_budget = bytes;
+        self
     }
 
     /// The model.
@@ -93,14 +112,38 @@ impl ShopLens {
         Ok(Embedding { vector, timings: Timings { decode: Duration::ZERO, preprocess, embed, search: Duration::ZERO } })
     }
 
-    /// Opens a shard file and adds it; a shard with the same id is replaced. Refuses a shard built by another model.
+    /// Opens a shard file and adds it; a shard with the same id is replaced. Refuses a shard built by another model,
+    /// or one that does not fit in the memory budget.
     pub fn add_shard(&self, path: impl AsRef<Path>) -> Result<ShardHeader> {
-        let shard = Shard::open(path.as_ref())?;
+        let path = path.as_ref();
+        let start = Instant::now();
+        let shard = Shard::open(path)?;
         shard.check_model(&self.embedder.manifest().model_id, self.embedder.sha256())?;
         let header = shard.header.clone();
+        let needed = shard.memory_bytes();
         let mut shards = self.shards.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(budget) = self.memory_budget {
+            // Checked under the write lock, so two shards added at once cannot both squeeze in.
+            let used: u64 =
+                shards.iter().filter(|s| s.header.shard_id != header.shard_id).map(|s| s.memory_bytes()).sum();
+            let available = budget.saturating_sub(used);
+            if needed > available {
+                return Err(Error::MemoryBudget { shard_id: header.shard_id, needed, available, budget });
+            }
+        }
         shards.retain(|s| s.header.shard_id != header.shard_id);
         shards.push(Arc::new(shard));
+        drop(shards);
+        log::info!(
+            "opened shard {:?} (catalog {:?}) from {}: {} products, {} vectors, {} bytes in memory, in {} ms",
+            header.shard_id,
+            header.catalog_version,
+            path.display(),
+            header.product_count,
+            header.vector_count,
+            needed,
+            start.elapsed().as_millis()
+        );
         Ok(header)
     }
 
@@ -112,6 +155,7 @@ impl ShopLens {
         if shards.len() == before {
             return Err(Error::UnknownShard(shard_id.to_string()));
         }
+        log::info!("closed shard {shard_id:?}");
         Ok(())
     }
 

@@ -80,6 +80,22 @@ pub enum Error {
     #[error("{0}")]
     ModelMismatch(String),
 
+    /// Opening a shard would take the open shards past the engine's memory budget.
+    #[error(
+        "shard {shard_id:?} needs {needed} bytes, but only {available} of the {budget}-byte memory budget are free; \
+         remove a shard first"
+    )]
+    MemoryBudget {
+        /// The shard that was refused.
+        shard_id: String,
+        /// Its decompressed size.
+        needed: u64,
+        /// What the budget had left (shards replaced by this one not counted).
+        available: u64,
+        /// The whole budget.
+        budget: u64,
+    },
+
     /// Writing a shard to its output failed.
     #[error("cannot write shard: {0}")]
     ShardWrite(#[source] std::io::Error),

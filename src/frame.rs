@@ -176,7 +176,7 @@ impl<'a> CameraFrame<'a> {
         vu: &'a [u8],
         vu_row_stride: usize,
     ) -> Result<Self> {
-        let (v, u) = interleaved_pair(vu, vu_row_stride);
+        let (v, u) = interleaved_pair(PixelFormat::Nv21, width, height, "VU", vu, vu_row_stride)?;
         Self::yuv(PixelFormat::Nv21, width, height, [Plane::new(y, y_row_stride), u, v], ColorRange::Full)
     }
 
@@ -189,7 +189,7 @@ impl<'a> CameraFrame<'a> {
         uv: &'a [u8],
         uv_row_stride: usize,
     ) -> Result<Self> {
-        let (u, v) = interleaved_pair(uv, uv_row_stride);
+        let (u, v) = interleaved_pair(PixelFormat::Nv12, width, height, "UV", uv, uv_row_stride)?;
         Self::yuv(PixelFormat::Nv12, width, height, [Plane::new(y, y_row_stride), u, v], ColorRange::Full)
     }
 
@@ -361,10 +361,19 @@ impl<'a> CameraFrame<'a> {
 }
 
 /// The two chroma planes of an interleaved buffer: the first at byte 0, the second at byte 1, both stepping by 2.
-fn interleaved_pair(data: &[u8], row_stride: usize) -> (Plane<'_>, Plane<'_>) {
+/// The buffer is checked whole first, so an error names the plane the app passed (`VU`), with its own length.
+fn interleaved_pair<'a>(
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    name: &str,
+    data: &'a [u8],
+    row_stride: usize,
+) -> Result<(Plane<'a>, Plane<'a>)> {
+    check_sides(format, width, height)?;
+    Plane::new(data, row_stride).check(name, width, height / 2)?;
     let first = Plane { data, row_stride, pixel_stride: 2 };
-    // An empty buffer leaves the second plane empty; the length checks then reject the frame.
-    (first, Plane { data: data.get(1..).unwrap_or(&[]), ..first })
+    Ok((first, Plane { data: data.get(1..).unwrap_or(&[]), ..first }))
 }
 
 fn check_sides(format: PixelFormat, width: u32, height: u32) -> Result<()> {
@@ -435,7 +444,10 @@ mod tests {
         let y = vec![0u8; 640 * 480];
         let vu = vec![0u8; 640 * 240];
         assert!(err(CameraFrame::nv21(640, 480, &y[..640 * 480 - 1], 640, &vu, 640)).contains("Y plane"));
-        assert!(err(CameraFrame::nv21(640, 480, &y, 640, &vu[..1000], 640)).contains("plane"));
+        assert_eq!(
+            err(CameraFrame::nv21(640, 480, &y, 640, &vu[..1000], 640)),
+            "VU plane has 1000 bytes, its size and strides need 153600"
+        );
         assert!(err(CameraFrame::nv21(640, 480, &y, 600, &vu, 640)).contains("row stride"));
         assert!(err(CameraFrame::rgba(10, 10, &y, 39)).contains("row stride"));
         let u = Plane { data: &vu, row_stride: 320, pixel_stride: 0 };

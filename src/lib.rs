@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod category;
 pub mod engine;
 pub mod error;
+pub mod ffi;
 pub mod frame;
 pub mod index;
 pub mod model;
@@ -29,3 +30,6 @@ pub use photo::Photo;
 pub use search::{Match, SearchOptions};
 pub use shard::{encode_shard, write_shard, SectionInfo, Shard, ShardHeader, ShardMeta};
 pub use text::TextQuery;
+
+// The bindings' scaffolding (namespace `shoplens`); the exports themselves are all in `ffi`.
+uniffi::setup_scaffolding!();

@@ -130,6 +130,20 @@ fn shards_merge_and_replace_by_id() {
 }
 
 #[test]
+fn the_memory_budget_refuses_a_shard_that_does_not_fit() {
+    let size = shoplens::Shard::open(sample_shard()).unwrap().memory_bytes();
+    let tight = engine("int8").with_memory_budget(Some(size - 1));
+    let err = tight.add_shard(sample_shard()).unwrap_err();
+    assert!(matches!(err, Error::MemoryBudget { needed, available, .. } if needed == size && available == size - 1));
+    assert!(tight.shards().is_empty());
+    let exact = engine("int8").with_memory_budget(Some(size));
+    exact.add_shard(sample_shard()).unwrap();
+    // Replacing a shard by one with the same id frees the old one's share first.
+    exact.add_shard(sample_shard()).unwrap();
+    assert_eq!(exact.shards().len(), 1);
+}
+
+#[test]
 fn a_shard_from_another_model_is_refused() {
     let fp32 = ShopLens::open(model_path("fp32")).unwrap();
     let err = fp32.add_shard(sample_shard()).unwrap_err();

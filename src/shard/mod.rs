@@ -141,6 +141,12 @@ impl Shard {
     pub fn sections(&self) -> &[SectionInfo] {
         &self.sections
     }
+
+    /// The shard's decompressed size: what opening it costs in memory, near enough to budget with (the decoded
+    /// structures are within a small factor of the raw sections they come from).
+    pub fn memory_bytes(&self) -> u64 {
+        self.sections.iter().map(|s| s.raw_bytes).sum()
+    }
 }
 
 #[cfg(test)]
