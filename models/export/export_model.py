@@ -11,9 +11,10 @@ What it does, without PyTorch:
   3. checks the fp32 network (with its ImageNet classifier) on real photos: the top-1 class must be right;
   4. measures the candidate embedding heads and the two crop fractions on same-object photo pairs and on
      augmented camera-like queries (with all the other photos as distractors) and prints the table;
-  5. writes the fp32 embedding model (classifier removed, chosen head), quantizes it to int8 with ONNX
-     Runtime's `quantize_static` (QDQ, per-channel weights) calibrated on a fixed list of real photos, and
-     compares int8 with fp32 on held-out photos;
+  5. writes the fp32 embedding model (classifier removed, chosen head) and the shipped int8 model: weight-only
+     (int8 conv weights with per-channel scales, DequantizeLinear folded by tract at load: a quarter of the size,
+     fp32 speed in tract), and compares it, and ONNX Runtime's static QDQ form (`quantize_static`, calibrated on a
+     fixed list of real photos; `--qdq PATH` writes it), with fp32 on held-out photos;
   6. writes the manifests (model id, sha256, input/output contract).
 
 The photos come from the Debian packages `opencv-doc` and `python3-skimage` (see PHOTO_DIRS). Every list is
@@ -688,6 +689,38 @@ def quantize(fp32_path, out_path, calib_inputs, calibrate_method="MinMax", per_c
     return m
 
 
+def weight_only(fp32_path, out_path):
+    """Weight-only int8: each conv's weights stored as int8 with a per-output-channel symmetric scale, restored by a
+    DequantizeLinear that tract folds into fp32 constants at load. The file is a quarter of fp32 and inference runs
+    tract's fp32 kernels, which are faster than its handling of static QDQ graphs (models/README.md has the timings);
+    no calibration, so the output depends on the weights alone."""
+    from onnx import numpy_helper
+    m = onnx.load(fp32_path)
+    g = m.graph
+    inits = {i.name: i for i in g.initializer}
+    weights = sorted({n.input[1] for n in g.node if n.op_type == "Conv" and n.input[1] in inits})
+    dequant = []
+    for name in weights:
+        w = numpy_helper.to_array(inits[name]).astype(np.float32)
+        scale = np.abs(w).max(axis=tuple(range(1, w.ndim))) / 127.0
+        scale[scale == 0] = 1.0
+        q = np.clip(np.round(w / scale.reshape(-1, *([1] * (w.ndim - 1)))), -127, 127).astype(np.int8)
+        g.initializer.remove(inits[name])
+        g.initializer.extend([numpy_helper.from_array(q, name + "_q"),
+                              numpy_helper.from_array(scale.astype(np.float32), name + "_scale"),
+                              numpy_helper.from_array(np.zeros(len(scale), np.int8), name + "_zero")])
+        dequant.append(onnx.helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zero"],
+                                             [name], name=name + "_dequantize", axis=0))
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(dequant + nodes)
+    m.producer_name, m.producer_version = "shoplens-export", "1"
+    del m.metadata_props[:]
+    onnx.checker.check_model(m, full_check=True)
+    onnx.save(m, out_path)
+    return m
+
+
 class _quiet:
     """Silences the quantizer's progress prints and its 'consider pre-processing' warning (our graph is
     already folded and fully shaped)."""
@@ -815,6 +848,7 @@ def main():
     ap.add_argument("--out-dir", default=os.path.normpath(os.path.join(os.path.dirname(__file__), "..")))
     ap.add_argument("--explore", action="store_true", help="also measure and time the quantization variants")
     ap.add_argument("--skip-eval", action="store_true", help="skip the head/crop table and the agreement table")
+    ap.add_argument("--qdq", metavar="PATH", help="also write the statically quantized (QDQ) model here")
     args = ap.parse_args()
     out_dir = args.out_dir
     os.makedirs(out_dir, exist_ok=True)
@@ -865,14 +899,19 @@ def main():
         return c
 
     int8_path = os.path.join(out_dir, INT8_NAME + ".onnx")
-    int8 = quantize(fp32_path, int8_path, calib_inputs, **resolve({}))
+    int8 = weight_only(fp32_path, int8_path)
+    if args.qdq:
+        # The same weights statically quantized (QDQ): the int8 form ONNX Runtime runs fastest, for
+        # benches/ort_compare.py.
+        quantize(fp32_path, args.qdq, calib_inputs, **resolve({}))
+        print(f"wrote {args.qdq} (static QDQ, {os.path.getsize(args.qdq)} bytes)")
     size = os.path.getsize(int8_path)
     if size > 8 * 1024 * 1024:
         raise SystemExit(f"int8 model is {size} bytes, more than 8 MB")
 
     model_id = f"effnet-lite0-{head_tag()}"
     m32 = write_manifest(out_dir, FP32_NAME, model_id + "-fp32-v1", dim)
-    m8 = write_manifest(out_dir, INT8_NAME, model_id + "-int8-v1", dim)
+    m8 = write_manifest(out_dir, INT8_NAME, model_id + "-w8-v1", dim)
     print(f"\nwrote {fp32_path} ({os.path.getsize(fp32_path)} bytes, sha256 {m32['sha256']})")
     print(f"wrote {int8_path} ({size} bytes, sha256 {m8['sha256']})")
 
@@ -888,7 +927,8 @@ def main():
     g32, = run_all(s32, eval_inputs)
     q32, = run_all(s32, q_inputs)
 
-    variants = [("chosen: " + describe(QUANT), {})]
+    # The shipped weight-only model first, then static QDQ (the fastest int8 form in ONNX Runtime, slower in tract).
+    variants = [("shipped: weight-only int8, per-channel symmetric", None), ("static QDQ: " + describe(QUANT), {})]
     if args.explore:
         variants += [(label, cfg) for label, cfg in QUANT_VARIANTS if resolve(cfg) != resolve({})]
     print(f"\n## int8 vs fp32 on held-out photos ({len(eval_names)} photos + {len(eval_queries)} augmented "
@@ -899,7 +939,7 @@ def main():
     print(f"| fp32 | {os.path.getsize(fp32_path)} | - | 1 | 1 | 1 | - | - | {time_model(fp32_path):.2f} |")
     with tempfile.TemporaryDirectory() as tmp:
         for label, cfg in variants:
-            if cfg:
+            if cfg is not None:
                 path = os.path.join(tmp, "variant.onnx")
                 m = quantize(fp32_path, path, calib_inputs, **resolve(cfg))
             else:
