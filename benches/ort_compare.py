@@ -3,11 +3,16 @@
 
     pip install -r models/export/requirements.txt
     cargo build --release
-    python3 benches/ort_compare.py [--iters 30] [--model models/shoplens-effnet-lite0-int8.onnx]
+    python3 benches/ort_compare.py [--iters 30] [--model models/shoplens-effnet-lite0-int8.onnx] [--ort-model M]
 
 Both time inference alone (tensor in, vector out) as the median of repeated runs after a warm-up, at 1 thread and at
 all cores, interleaved so machine drift hits both. The tensor is the bundled photo preprocessed by shoplens itself
 (`shoplens embed --dump-tensor`), so both runtimes see identical input; the script also prints their cosine.
+
+`--ort-model` gives ONNX Runtime another file of the same network: the shipped int8 model is weight-only (tract folds
+it to fp32 kernels, ONNX Runtime does not), so the fair alternative is the static-QDQ file of the same weights
+(`python3 models/export/export_model.py --skip-eval --out-dir /tmp/m --qdq /tmp/qdq.onnx`), which ONNX Runtime runs
+with its int8 kernels.
 """
 import argparse
 import json
@@ -56,9 +61,11 @@ def shoplens_bench(model: Path, threads: int, iters: int) -> dict:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default=str(ROOT / "models" / "shoplens-effnet-lite0-int8.onnx"))
+    ap.add_argument("--ort-model", help="the file ONNX Runtime runs (default: --model)")
     ap.add_argument("--iters", type=int, default=30)
     args = ap.parse_args()
     model = Path(args.model)
+    ort_model = Path(args.ort_model or args.model)
     if not BIN.exists():
         sys.exit(f"{BIN} is missing: run `cargo build --release` first")
 
@@ -75,7 +82,7 @@ def main():
     cores = os.cpu_count() or 1
     rows = []
     for threads in sorted({1, cores}):
-        sess = ort_session(model, threads)
+        sess = ort_session(ort_model, threads)
         out = sess.run(None, {sess.get_inputs()[0].name: x})[0].reshape(-1)
         cos = float(out @ ours / (np.linalg.norm(out) * np.linalg.norm(ours)))
         # Interleave: ORT, shoplens, ORT, shoplens; keep the medians of each.
@@ -86,7 +93,8 @@ def main():
         o, s = statistics.median([o1, o2]), statistics.median([s1, s2])
         rows.append((threads, s, o, s / o, cos))
 
-    print(f"model {model.name}, ONNX Runtime {ort.__version__}, {args.iters} runs x 2 rounds, median inference ms")
+    print(f"shoplens on {model.name}, ONNX Runtime {ort.__version__} on {ort_model.name}, {args.iters} runs x 2 "
+          "rounds, median inference ms")
     print("| threads | shoplens (tract) ms | ONNX Runtime ms | ratio tract/ORT | cosine tract vs ORT |")
     print("|---|---|---|---|---|")
     for threads, s, o, r, cos in rows:
