@@ -179,9 +179,17 @@ fn walk(map: &Map<Vec<u8>>, what: &str, max_keys: usize, max_key: usize, max_val
 }
 
 /// An automaton that accepts every key but stops descending below `depth` bytes or after `steps` transitions.
-struct Budget {
+/// Queries intersect theirs with one (depth only): the dictionaries were walked to that depth at open.
+pub(crate) struct Budget {
     depth: usize,
     steps: std::cell::Cell<usize>,
+}
+
+impl Budget {
+    /// No step limit: for queries on a dictionary already walked at open.
+    pub(crate) fn depth_only(depth: usize) -> Self {
+        Budget { depth, steps: std::cell::Cell::new(usize::MAX) }
+    }
 }
 
 impl Automaton for &Budget {
@@ -201,30 +209,6 @@ impl Automaton for &Budget {
 
     fn accept(&self, depth: &usize, _: u8) -> usize {
         self.steps.set(self.steps.get().saturating_sub(1));
-        depth + 1
-    }
-}
-
-/// Limits a query automaton to keys of at most `.0` bytes: the dictionaries were walked to that depth at open.
-#[derive(Clone, Copy)]
-struct MaxDepth(usize);
-
-impl Automaton for MaxDepth {
-    type State = usize;
-
-    fn start(&self) -> usize {
-        0
-    }
-
-    fn is_match(&self, _: &usize) -> bool {
-        true
-    }
-
-    fn can_match(&self, depth: &usize) -> bool {
-        *depth <= self.0
-    }
-
-    fn accept(&self, depth: &usize, _: u8) -> usize {
         depth + 1
     }
 }

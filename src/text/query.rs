@@ -6,7 +6,7 @@ use fst::automaton::{Levenshtein, Str};
 use fst::{Automaton, IntoStreamer, Streamer};
 
 use super::fold::{self, MAX_TERM_BYTES};
-use super::{MaxDepth, TextIndex};
+use super::{Budget, TextIndex};
 use crate::error::{Error, Result};
 use crate::wire::ByteReader;
 
@@ -158,7 +158,7 @@ fn candidates(index: &TextIndex, word: &str, prefix: bool) -> Result<Vec<(usize,
         out.push((offset as usize, Kind::Exact));
     }
     let mut seen: Vec<Vec<u8>> = vec![word.as_bytes().to_vec()];
-    let depth = MaxDepth(MAX_TERM_BYTES);
+    let depth = &Budget::depth_only(MAX_TERM_BYTES);
     if prefix {
         let stream = index.terms.search(Str::new(word).starts_with().intersection(depth)).into_stream();
         out.extend(most_frequent(index, stream, &mut seen, Kind::Prefix)?);

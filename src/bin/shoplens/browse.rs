@@ -3,10 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
-use shoplens::search::DEFAULT_TOP_K;
-use shoplens::{Error, PageRequest, Product, SearchOptions, SortOrder};
+use shoplens::{Error, PageRequest, Product, SortOrder};
 
-use crate::shards::{print_matches, product_json};
+use crate::shards::{print_matches, product_json, Filters};
 use crate::ModelArg;
 
 /// Options of `shoplens browse`.
@@ -69,29 +68,6 @@ enum Sort {
     PriceAsc,
     PriceDesc,
     Title,
-}
-
-#[derive(Args)]
-struct Filters {
-    /// Number of results.
-    #[arg(long, default_value_t = DEFAULT_TOP_K)]
-    top_k: usize,
-    /// Only this category and below.
-    #[arg(long)]
-    category: Option<String>,
-    /// Lowest price.
-    #[arg(long)]
-    min_price: Option<f64>,
-    /// Highest price.
-    #[arg(long)]
-    max_price: Option<f64>,
-}
-
-impl Filters {
-    fn options(self) -> SearchOptions {
-        let Filters { top_k, category, min_price, max_price } = self;
-        SearchOptions { top_k, category, min_price, max_price, ..Default::default() }
-    }
 }
 
 pub fn run(args: BrowseArgs) -> Result<(), Error> {

@@ -119,18 +119,8 @@ pub struct SearchArgs {
     file: PathBuf,
     #[command(flatten)]
     frame: FrameArgs,
-    /// Number of results.
-    #[arg(long, default_value_t = shoplens::search::DEFAULT_TOP_K)]
-    top_k: usize,
-    /// Only this category and below, like Home/Kitchen.
-    #[arg(long)]
-    category: Option<String>,
-    /// Lowest price.
-    #[arg(long)]
-    min_price: Option<f64>,
-    /// Highest price.
-    #[arg(long)]
-    max_price: Option<f64>,
+    #[command(flatten)]
+    filters: Filters,
     /// HNSW beam width.
     #[arg(long, default_value_t = shoplens::search::DEFAULT_EF)]
     ef: usize,
@@ -146,13 +136,7 @@ pub fn search(args: SearchArgs) -> Result<(), Error> {
     for s in &args.shards {
         engine.add_shard(s)?;
     }
-    let options = SearchOptions {
-        top_k: args.top_k,
-        category: args.category,
-        min_price: args.min_price,
-        max_price: args.max_price,
-        ef: args.ef,
-    };
+    let options = SearchOptions { ef: args.ef, ..args.filters.options() };
     let bytes = read(&args.file)?;
     let results = match args.frame.to_frame(&bytes)? {
         Some(f) => engine.search_frame(&f, &options)?,
@@ -204,4 +188,28 @@ pub fn print_matches(matches: &[Match], json: bool) -> Result<(), Error> {
 /// A product as a JSON object (the fields of the catalog feed).
 pub fn product_json(p: &shoplens::Product) -> serde_json::Value {
     serde_json::to_value(p).unwrap_or_default()
+}
+
+/// Result count and the filters of visual search, shared by `search` and `browse`.
+#[derive(Args)]
+pub struct Filters {
+    /// Number of results.
+    #[arg(long, default_value_t = shoplens::search::DEFAULT_TOP_K)]
+    top_k: usize,
+    /// Only this category and below.
+    #[arg(long)]
+    category: Option<String>,
+    /// Lowest price.
+    #[arg(long)]
+    min_price: Option<f64>,
+    /// Highest price.
+    #[arg(long)]
+    max_price: Option<f64>,
+}
+
+impl Filters {
+    pub fn options(self) -> SearchOptions {
+        let Filters { top_k, category, min_price, max_price } = self;
+        SearchOptions { top_k, category, min_price, max_price, ..Default::default() }
+    }
 }
