@@ -7,33 +7,12 @@
 
 mod common;
 
+use common::Rng;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use shoplens::text::TextIndex;
 use shoplens::{encode_shard, IndexParams, PageRequest, Product, SearchOptions, ShardMeta, SortOrder, VectorIndex};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        from[(self.next() % from.len() as u64) as usize]
-    }
-
-    /// Zipf-like: early entries are much more common, as in real catalogs.
-    fn skewed<'a>(&mut self, from: &[&'a str]) -> &'a str {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        from[((u * u) * from.len() as f64) as usize]
-    }
-}
 
 const COLOURS: &[&str] = &[
     "black",

@@ -54,3 +54,39 @@ pub fn rotate_ccw(px: &[u8], w: u32, h: u32) -> Vec<u8> {
     }
     out
 }
+
+/// SplitMix64: seeded, so every generated test input is the same on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    #[allow(clippy::should_implement_trait)] // an infinite generator, not an iterator
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// Standard normal (Box-Muller).
+    pub fn gaussian(&mut self) -> f32 {
+        let u = ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        let v = ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    }
+
+    pub fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        from[self.below(from.len())]
+    }
+
+    /// Zipf-like: early entries are much more common, as in real catalogs.
+    pub fn skewed<'a>(&mut self, from: &[&'a str]) -> &'a str {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        from[((u * u) * from.len() as f64) as usize]
+    }
+}

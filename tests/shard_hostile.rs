@@ -3,6 +3,9 @@
 //! The helpers below re-implement the layout from docs/shard-format.md, independently of the reader, so mutated
 //! files can be resealed (checksums recomputed) and reach the section decoders instead of stopping at a checksum.
 
+mod common;
+
+use common::Rng;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -12,22 +15,6 @@ use shoplens::{encode_shard, Error, IndexParams, Product, Shard, ShardMeta, Vect
 const PRELUDE: usize = 20;
 const ENTRY: usize = 64;
 const SECTIONS: usize = 6;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 /// Mutations per corpus: 1000, or `HOSTILE_ITERATIONS` for a longer soak.
 fn iterations() -> usize {

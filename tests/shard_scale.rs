@@ -9,29 +9,14 @@
 //! spread over all dimensions, 1/i spectrum: pessimistic for PCA) or `latent` (a 48-d latent space mapped into the
 //! model's dimension plus 10% isotropic noise); `SCALE_EF` lists search widths.
 
+mod common;
+
+use common::Rng;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use shoplens::index::DEFAULT_EF;
 use shoplens::{encode_shard, IndexParams, Product, Shard, ShardMeta, VectorIndex};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn gaussian(&mut self) -> f32 {
-        let u = ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64;
-        let v = ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64;
-        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
-    }
-}
 
 fn normalize(mut v: Vec<f32>) -> Vec<f32> {
     let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
