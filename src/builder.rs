@@ -101,9 +101,43 @@ pub fn build_shard(
     options: &BuildOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<BuildReport> {
+    let feed = embed_feed(engine, catalog, images, options.strict, progress)?;
+    let shard_id = options
+        .shard_id
+        .clone()
+        .unwrap_or_else(|| out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shard".into()));
+    let options = BuildOptions { shard_id: Some(shard_id), ..options.clone() };
+    let (header, bytes) = encode_feed(engine, &feed, &options)?;
+    write_atomically(out, &bytes)?;
+    let report = report(out, &bytes, header, feed.skipped);
+    let manifest = out.with_file_name("manifest.json");
+    let json = serde_json::to_string_pretty(&report)?;
+    write_atomically(&manifest, json.as_bytes())?;
+    Ok(report)
+}
+
+/// A feed's products with the embeddings of their photos, ready to index.
+#[derive(Clone, Debug)]
+pub struct EmbeddedFeed {
+    /// The products kept, in feed order.
+    pub products: Vec<Product>,
+    /// For each product, one normalized vector per photo.
+    pub views: Vec<Vec<Vec<f32>>>,
+    /// Lines left out.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Reads a feed and embeds every photo on all cores; a line with a bad photo is skipped (or fatal if `strict`).
+pub fn embed_feed(
+    engine: &ShopLens,
+    catalog: &Path,
+    images: &Path,
+    strict: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<EmbeddedFeed> {
     let text = std::fs::read_to_string(catalog).map_err(|e| Error::io(catalog, e))?;
     let mut skipped = Vec::new();
-    let mut lines = parse_lines(&text, options.strict, &mut skipped)?;
+    let mut lines = parse_lines(&text, strict, &mut skipped)?;
 
     // Every view of every product, embedded in parallel.
     let jobs: Vec<(usize, PathBuf)> = lines
@@ -132,27 +166,28 @@ pub fn build_shard(
             Err(e) => failed[i] = failed[i].take().or(Some(e.to_string())),
         }
     }
-    let mut kept = Vec::with_capacity(lines.len());
+    let mut feed = EmbeddedFeed { products: Vec::with_capacity(lines.len()), views: Vec::new(), skipped };
     for (i, (line_no, line)) in lines.drain(..).enumerate() {
         if let Some(reason) = failed[i].take() {
-            if options.strict {
+            if strict {
                 return Err(Error::Catalog(format!("line {line_no}: {reason}")));
             }
-            skipped.push(Skipped { line: line_no, reason });
+            feed.skipped.push(Skipped { line: line_no, reason });
             continue;
         }
-        kept.push((line, std::mem::take(&mut views[i])));
+        feed.products.push(line.product);
+        feed.views.push(std::mem::take(&mut views[i]));
     }
-    if kept.is_empty() {
+    if feed.products.is_empty() {
         return Err(Error::Catalog("no product could be built".into()));
     }
+    Ok(feed)
+}
 
-    let mut vectors = Vec::new();
-    let mut products = Vec::with_capacity(kept.len());
-    for (p, (line, line_views)) in kept.into_iter().enumerate() {
-        vectors.extend(line_views.into_iter().map(|v| (p as u32, v)));
-        products.push(line.product);
-    }
+/// Indexes an embedded feed and encodes the shard file's bytes (shard id `shard` unless `options` names one).
+pub fn encode_feed(engine: &ShopLens, feed: &EmbeddedFeed, options: &BuildOptions) -> Result<(ShardHeader, Vec<u8>)> {
+    let vectors: Vec<(u32, Vec<f32>)> =
+        feed.views.iter().enumerate().flat_map(|(p, views)| views.iter().map(move |v| (p as u32, v.clone()))).collect();
     let mut params = options.index.clone();
     let model_dim = engine.embedder().dim();
     if vectors.len() < 2 * model_dim {
@@ -162,27 +197,16 @@ pub fn build_shard(
     }
     let index = VectorIndex::build(&vectors, &params)?;
     let embedder = engine.embedder();
-    let shard_id = options
-        .shard_id
-        .clone()
-        .unwrap_or_else(|| out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "shard".into()));
     let meta = ShardMeta {
-        shard_id,
+        shard_id: options.shard_id.clone().unwrap_or_else(|| "shard".into()),
         model_id: embedder.manifest().model_id.clone(),
         model_sha256: embedder.sha256().to_string(),
         catalog_version: options.catalog_version.clone(),
         created_at: options.created_at,
     };
-    let (header, bytes) = encode_shard(&meta, &products, &index)?;
-    write_atomically(out, &bytes)?;
-    let report = report(out, &bytes, header, skipped);
-    let manifest = out.with_file_name("manifest.json");
-    let json = serde_json::to_string_pretty(&report)?;
-    write_atomically(&manifest, json.as_bytes())?;
-    Ok(report)
+    encode_shard(&meta, &feed.products, &index)
 }
 
-/// Parses the feed; bad lines are skipped (or fatal when `strict`), duplicate ids always fatal.
 fn parse_lines(text: &str, strict: bool, skipped: &mut Vec<Skipped>) -> Result<Vec<(usize, CatalogLine)>> {
     let mut seen = HashSet::new();
     let mut lines = Vec::new();

@@ -69,3 +69,80 @@ fn bad_inputs_exit_non_zero_without_panicking() {
         );
     }
 }
+
+/// `shoplens eval` on the sample catalog: every variant and search is reported, the known-good queries are found,
+/// and the `.npy` dump has the catalog's shape.
+#[test]
+fn eval_reports_every_variant_and_dumps_vectors() {
+    let root = common::root();
+    let dir = std::env::temp_dir().join(format!("shoplens-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let catalog = root.join("tests/data/catalog");
+    // Absolute paths, so the dataset folder holds only the two feeds; every query gets a box of its central part.
+    let feed: String = std::fs::read_to_string(catalog.join("catalog.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let image = catalog.join("images").join(v["image"].as_str().unwrap());
+            v["image"] = image.to_str().unwrap().into();
+            format!("{v}\n")
+        })
+        .collect();
+    std::fs::write(dir.join("catalog.jsonl"), feed).unwrap();
+    let queries: String = std::fs::read_to_string(catalog.join("queries.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let path = catalog.join(v["query"].as_str().unwrap());
+            let (w, h) = shoplens::Photo::decode(&std::fs::read(&path).unwrap()).unwrap().upright_size();
+            v["query"] = path.to_str().unwrap().into();
+            v["box"] = serde_json::json!([w / 8, h / 8, w * 3 / 4, h * 3 / 4]);
+            format!("{v}\n")
+        })
+        .collect();
+    std::fs::write(dir.join("queries.jsonl"), queries).unwrap();
+    let json = dir.join("report.json");
+    let dump = dir.join("dump");
+    let d = dir.to_str().unwrap();
+    let out = shoplens(&[
+        "eval",
+        "--dataset",
+        d,
+        "--model",
+        "models/shoplens-effnet-lite0-int8.onnx",
+        "--dims",
+        "64",
+        "--timed",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+        "--dump",
+        dump.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let model = &report["models"][0];
+    let row = |variant: &str, method: &str| {
+        let rows = model["results"].as_array().unwrap();
+        rows.iter().find(|r| r["variant"] == variant && r["method"] == method && r["kind"] == "all").unwrap().clone()
+    };
+    for variant in ["photo", "frame", "frame-crop", "camera", "camera-crop"] {
+        for method in ["hnsw", "shard-exact", "fp32-exact"] {
+            let r = row(variant, method);
+            assert_eq!(r["queries"], 8, "{variant} {method}");
+            // The sample's queries are all found in the top 5 by the photo path; frames may lose one.
+            assert!(r["r10"].as_f64().unwrap() >= 0.875, "{variant} {method}: {r}");
+        }
+    }
+    assert_eq!(row("photo", "hnsw")["r5"], 1.0);
+    assert!(model["latency"]["inference_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(model["dims"].as_array().unwrap().len(), 2);
+    let id = model["model_id"].as_str().unwrap();
+    let npy = std::fs::read(dump.join(id).join("catalog.npy")).unwrap();
+    let header = String::from_utf8_lossy(&npy[10..128]);
+    assert!(header.contains("'shape': (30, 320)"), "{header}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod browse;
+mod eval;
 mod frame_args;
 mod shards;
 
@@ -54,6 +55,8 @@ enum Command {
     Browse(browse::BrowseArgs),
     /// Time each stage: photo decode, 1920x1080 NV21 frame to tensor, inference, photo to embedding.
     Bench(bench::BenchArgs),
+    /// Measure retrieval quality and per-stage latency on a dataset of catalog and query photos.
+    Eval(eval::EvalArgs),
 }
 
 /// Which model to load.
@@ -125,6 +128,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Search(args) => shards::search(args),
         Command::Browse(args) => browse::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
     }
 }
 
