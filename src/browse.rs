@@ -228,17 +228,22 @@ impl ShardSet {
     }
 
     /// Visual search for a model-space vector: best score first, one entry per product id.
-    pub(crate) fn search_vector(&self, query: &[f32], options: &SearchOptions) -> Result<Vec<Match>> {
+    /// The best products for any of `queries` (each product scored by its best query), over every shard.
+    pub(crate) fn search_vectors(&self, queries: &[&[f32]], options: &SearchOptions) -> Result<Vec<Match>> {
         options.validate()?;
         let mut all = Vec::new();
         for (s, shard) in self.shards.iter().enumerate() {
             let keep = |p: u32| self.visible(s, p) && shard.products.get(p as usize).is_some_and(|p| options.keeps(p));
             let ef = options.ef.max(options.top_k);
-            all.extend(
-                shard.index.search(query, options.top_k, ef, &keep)?.into_iter().map(|h| (h.score, s, h.product)),
-            );
+            for query in queries {
+                let hits = shard.index.search(query, options.top_k, ef, &keep)?;
+                all.extend(hits.into_iter().map(|h| (h.score, s, h.product)));
+            }
         }
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        // A product found by several queries keeps its best score (the first, in this order).
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|&(_, s, p)| seen.insert((s, p)));
         Ok(self.matches(all.into_iter(), options.top_k))
     }
 
@@ -250,7 +255,7 @@ impl ShardSet {
             Error::InvalidArgument(format!("product {id:?} has no stored image vector to compare with"))
         })?;
         let wider = SearchOptions { top_k: (options.top_k + 1).min(MAX_TOP_K), ..options.clone() };
-        let mut found = self.search_vector(&vector, &wider)?;
+        let mut found = self.search_vectors(&[&vector], &wider)?;
         found.retain(|m| m.product.id != id);
         found.truncate(options.top_k);
         found.iter_mut().zip(1..).for_each(|(m, rank)| m.rank = rank);

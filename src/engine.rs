@@ -32,6 +32,10 @@ pub struct Timings {
 pub struct Embedding {
     /// L2-normalized vector.
     pub vector: Vec<f32>,
+    /// The object vector (the strongest window of the model's feature map, normalized), when the model has one:
+    /// searches query with both vectors and keep each product's better score, which finds an object that fills
+    /// only part of a cluttered photo.
+    pub object: Option<Vec<f32>>,
     /// Time spent per stage.
     pub timings: Timings,
 }
@@ -107,9 +111,13 @@ impl ShopLens {
         let start = Instant::now();
         let tensor = frame_to_tensor(frame, self.embedder.input_spec());
         let preprocess = start.elapsed();
-        let vector = self.embedder.embed_tensor(tensor)?;
+        let (vector, object) = self.embedder.embed_tensor_with_object(tensor)?;
         let embed = start.elapsed() - preprocess;
-        Ok(Embedding { vector, timings: Timings { decode: Duration::ZERO, preprocess, embed, search: Duration::ZERO } })
+        Ok(Embedding {
+            vector,
+            object,
+            timings: Timings { decode: Duration::ZERO, preprocess, embed, search: Duration::ZERO },
+        })
     }
 
     /// Opens a shard file and adds it; a shard with the same id is replaced. Refuses a shard built by another model,
@@ -185,7 +193,9 @@ impl ShopLens {
 
     fn search_embedding(&self, embedding: Embedding, options: &SearchOptions) -> Result<SearchResults> {
         let start = Instant::now();
-        let matches = self.shard_set().search_vector(&embedding.vector, options)?;
+        let mut queries = vec![embedding.vector.as_slice()];
+        queries.extend(embedding.object.as_deref());
+        let matches = self.shard_set().search_vectors(&queries, options)?;
         let timings = Timings { search: start.elapsed(), ..embedding.timings };
         Ok(SearchResults { matches, timings })
     }

@@ -34,6 +34,25 @@ pub struct ModelManifest {
     pub input: InputManifest,
     /// The output tensor.
     pub output: OutputManifest,
+    /// An optional second output: the feature map the embedding pools, for the object vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<RegionsManifest>,
+}
+
+/// The feature map behind the embedding (NCHW, batch 1): its strongest `window` x `window` cells, pooled, give a
+/// second query vector for the object in a cluttered photo, without a second inference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RegionsManifest {
+    /// Output node name in the graph.
+    pub name: String,
+    /// Channels: the embedding dimension.
+    pub channels: u32,
+    /// Map height in cells.
+    pub height: u32,
+    /// Map width in cells.
+    pub width: u32,
+    /// Side of the pooled window, in cells.
+    pub window: u32,
 }
 
 /// The model's input: size, layout, colours, normalization, crop policy.
@@ -81,6 +100,14 @@ impl ModelManifest {
                 "format {} version {} is not {MANIFEST_FORMAT} version {MANIFEST_VERSION}",
                 m.format, m.format_version
             )));
+        }
+        if let Some(r) = &m.regions {
+            if r.channels != m.output.dim || !(1..=64).contains(&r.height) || !(1..=64).contains(&r.width) {
+                return Err(Error::Manifest(format!("regions {r:?} do not fit output dim {}", m.output.dim)));
+            }
+            if r.window == 0 || r.window > r.height.min(r.width) {
+                return Err(Error::Manifest(format!("region window {} does not fit the map", r.window)));
+            }
         }
         if m.output.dim == 0 || m.output.dim > 65536 {
             return Err(Error::Manifest(format!("output dim {} is not in 1..=65536", m.output.dim)));
@@ -190,9 +217,11 @@ impl Embedder {
                 manifest.input.name
             )));
         }
+        let mut outputs = vec![manifest.output.name.as_str()];
+        outputs.extend(manifest.regions.as_ref().map(|r| r.name.as_str()));
         model
-            .select_outputs_by_name([manifest.output.name.as_str()])
-            .map_err(|_| Error::Manifest(format!("the model has no output named {:?}", manifest.output.name)))?;
+            .select_outputs_by_name(outputs.iter().copied())
+            .map_err(|_| Error::Manifest(format!("the model lacks one of the outputs {outputs:?}")))?;
         let (w, h) = (spec.width as usize, spec.height as usize);
         let shape = match spec.layout {
             Layout::Nchw => [1, 3, h, w],
@@ -207,6 +236,13 @@ impl Embedder {
                 "the model's output is {out:?}, the manifest says {} floats",
                 manifest.output.dim
             )));
+        }
+        if let Some(r) = &manifest.regions {
+            let out = model.output_fact(1)?;
+            let cells = out.shape.as_concrete().map(|d| d.iter().product::<usize>());
+            if cells != Some((r.channels * r.height * r.width) as usize) || out.datum_type != f32::datum_type() {
+                return Err(Error::Manifest(format!("the model's region output is {out:?}, the manifest says {r:?}")));
+            }
         }
         let plan = model.into_runnable()?;
         let threads = options.resolved_threads();
@@ -228,6 +264,12 @@ impl Embedder {
     /// Runs the model on a tensor made by [`crate::preprocess::frame_to_tensor`] for [`Embedder::input_spec`].
     /// Returns the L2-normalized embedding.
     pub fn embed_tensor(&self, tensor: Vec<f32>) -> Result<Vec<f32>> {
+        Ok(self.embed_tensor_with_object(tensor)?.0)
+    }
+
+    /// Like [`Embedder::embed_tensor`], plus the object vector when the model has a region output: the strongest
+    /// window of its feature map, pooled and normalized (see [`RegionsManifest`]).
+    pub fn embed_tensor_with_object(&self, tensor: Vec<f32>) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
         if tensor.len() != self.spec.len() {
             return Err(Error::Model(format!(
                 "tensor has {} floats, the model wants {}",
@@ -254,7 +296,14 @@ impl Embedder {
         let out = outputs.first().ok_or_else(|| Error::Model("the model gave no output".into()))?;
         let mut v: Vec<f32> = out.to_plain_array_view::<f32>()?.iter().copied().collect();
         normalize(&mut v)?;
-        Ok(v)
+        let object = match (&self.manifest.regions, outputs.get(1)) {
+            (Some(r), Some(map)) => {
+                let map = map.to_plain_array_view::<f32>()?;
+                map.as_slice().and_then(|m| strongest_window(m, r))
+            }
+            _ => None,
+        };
+        Ok((v, object))
     }
 
     /// The preprocessing the model wants.
@@ -281,6 +330,32 @@ impl Embedder {
     pub fn sha256(&self) -> &str {
         &self.sha256
     }
+}
+
+/// The mean vector of the `window` x `window` cells of a CHW feature map whose cells are strongest (highest mean
+/// vector length), normalized: where the object most likely is. `None` if the map is not the manifest's size or
+/// the window is all zero.
+pub fn strongest_window(map: &[f32], r: &RegionsManifest) -> Option<Vec<f32>> {
+    let (c, h, w, k) = (r.channels as usize, r.height as usize, r.width as usize, r.window as usize);
+    if map.len() != c * h * w || k == 0 || k > h.min(w) {
+        return None;
+    }
+    let plane = h * w;
+    let mut norms = vec![0f32; plane];
+    for ch in map.chunks_exact(plane) {
+        norms.iter_mut().zip(ch).for_each(|(n, v)| *n += v * v);
+    }
+    norms.iter_mut().for_each(|n| *n = n.sqrt());
+    let cells = |y: usize, x: usize| (y..y + k).flat_map(move |yy| (x..x + k).map(move |xx| yy * w + xx));
+    let (y, x) = (0..=h - k).flat_map(|y| (0..=w - k).map(move |x| (y, x))).max_by(|a, b| {
+        let sa: f32 = cells(a.0, a.1).map(|i| norms[i]).sum();
+        let sb: f32 = cells(b.0, b.1).map(|i| norms[i]).sum();
+        // Ties go to the first window in reading order.
+        sa.total_cmp(&sb).then(b.cmp(a))
+    })?;
+    let mut v: Vec<f32> = map.chunks_exact(plane).map(|ch| cells(y, x).map(|i| ch[i]).sum::<f32>()).collect();
+    normalize(&mut v).ok()?;
+    Some(v)
 }
 
 /// Scales `v` to unit length; a zero or non-finite vector is a model error.
@@ -315,6 +390,43 @@ mod tests {
                   "mean": [127, 127, 127], "std": [128, 128, 128]},
         "output": {"name": "embedding", "dim": 8}
     }"#;
+
+    fn regions(window: u32) -> RegionsManifest {
+        RegionsManifest { name: "map".into(), channels: 2, height: 4, width: 5, window }
+    }
+
+    #[test]
+    fn strongest_window_pools_where_the_map_is_strongest() {
+        // Two channels on a 4x5 map; a bright 2x2 patch at rows 2-3, columns 3-4 points along channel 1.
+        let mut map = vec![0.1f32; 2 * 20];
+        for (y, x) in [(2, 3), (2, 4), (3, 3), (3, 4)] {
+            map[20 + y * 5 + x] = 5.0;
+        }
+        let v = strongest_window(&map, &regions(2)).unwrap();
+        assert!(v[1] > 0.99 && (v[0] * v[0] + v[1] * v[1] - 1.0).abs() < 1e-5, "{v:?}");
+        // A one-cell window is the strongest cell alone.
+        let whole = RegionsManifest { name: "map".into(), channels: 2, height: 1, width: 2, window: 1 };
+        let v = strongest_window(&[3.0, 0.0, 4.0, 1.0], &whole).unwrap();
+        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6, "{v:?}");
+        // A map of the wrong size, a window too big, or an all-zero map give no vector.
+        assert!(strongest_window(&map[..39], &regions(2)).is_none());
+        assert!(strongest_window(&map, &regions(5)).is_none());
+        assert!(strongest_window(&[0.0; 40], &regions(2)).is_none());
+    }
+
+    #[test]
+    fn manifest_checks_regions() {
+        let with = |r: &str| MANIFEST.replace(r#""dim": 8}"#, &format!(r#""dim": 8}}, "regions": {r}"#));
+        let ok = with(r#"{"name": "map", "channels": 8, "height": 7, "width": 7, "window": 3}"#);
+        assert_eq!(ModelManifest::from_json(&ok).unwrap().regions.unwrap().window, 3);
+        for bad in [
+            r#"{"name": "map", "channels": 9, "height": 7, "width": 7, "window": 3}"#,
+            r#"{"name": "map", "channels": 8, "height": 7, "width": 7, "window": 8}"#,
+            r#"{"name": "map", "channels": 8, "height": 0, "width": 7, "window": 1}"#,
+        ] {
+            assert!(ModelManifest::from_json(&with(bad)).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn manifest_parses_and_defaults_crop() {

@@ -130,3 +130,19 @@ fn embeds_from_inside_a_rayon_pool() {
     let all: Vec<Vec<f32>> = (0..16).into_par_iter().map(|_| engine.embed_photo(&bytes).unwrap().vector).collect();
     assert!(all.iter().all(|v| *v == alone));
 }
+
+/// The bundled models give an object vector (their feature map's strongest window), and for a product photographed
+/// small in a cluttered scene it is closer to the product's catalog photo than the whole-photo embedding is.
+#[test]
+fn object_vector_finds_a_small_product_in_a_scene() {
+    let engine = engine("int8");
+    let catalog = common::root().join("tests/data/catalog");
+    let read = |p: &str| std::fs::read(catalog.join(p)).unwrap();
+    let product = engine.embed_photo(&read("images/bastoncini-box.jpg")).unwrap().vector;
+    let scene = engine.embed_photo(&read("queries/box_in_scene.jpg")).unwrap();
+    let object = scene.object.expect("the bundled model has a region output");
+    let norm: f32 = object.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4);
+    let (whole, obj) = (cosine(&scene.vector, &product), cosine(&object, &product));
+    assert!(obj > whole + 0.05, "object {obj} vs whole photo {whole}");
+}

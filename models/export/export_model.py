@@ -801,6 +801,10 @@ def sha256(path):
     return h.hexdigest()
 
 
+REGIONS_OUTPUT = "last_block"   # the feature map the embedding average-pools
+REGION_WINDOW = 3               # side of the window the SDK pools into the object vector
+
+
 def write_manifest(out_dir, name, model_id, dim):
     onnx_file = name + ".onnx"
     manifest = {
@@ -811,6 +815,7 @@ def write_manifest(out_dir, name, model_id, dim):
         "input": {"name": "input", "layout": "NCHW", "width": INPUT_SIZE, "height": INPUT_SIZE, "color": "RGB",
                   "mean": [MEAN] * 3, "std": [STD] * 3, "crop_fraction": CROP_FRACTION},
         "output": {"name": "embedding", "dim": dim},
+        "regions": {"name": REGIONS_OUTPUT, "channels": dim, "height": 7, "width": 7, "window": REGION_WINDOW},
     }
     with open(os.path.join(out_dir, name + ".json"), "w") as f:
         json.dump(manifest, f, indent=2)
@@ -874,7 +879,9 @@ def main():
     print(f"\nchosen: head {HEAD}, crop_fraction {CROP_FRACTION}")
 
     # fp32 embedding model
-    fp32 = build_graph(sd, HEAD)
+    # The last block's 320x7x7 map is a second output: the SDK pools its strongest 3x3 window into a second query
+    # vector (where the object most likely is), at no extra inference.
+    fp32 = build_graph(sd, HEAD, extra_outputs=[(REGIONS_OUTPUT, [1, 320, 7, 7])])
     fp32_path = os.path.join(out_dir, FP32_NAME + ".onnx")
     onnx.save(fp32, fp32_path)
     dim = fp32.graph.output[0].type.tensor_type.shape.dim[1].dim_value

@@ -58,12 +58,24 @@ impl Reference {
         order
     }
 
-    /// 1-based rank of `expected` among all products (ties count in its favour).
-    pub fn rank(&self, query: &[f32], expected: u32) -> usize {
-        let scores = self.product_scores(query);
+    /// 1-based rank of `expected` among all products for a query of one or more vectors (each product scored by
+    /// its best vector; ties count in its favour).
+    pub fn rank(&self, query: &[Vec<f32>], expected: u32) -> usize {
+        let mut scores = vec![f32::NEG_INFINITY; self.products];
+        for q in query {
+            scores.iter_mut().zip(self.product_scores(q)).for_each(|(s, t)| *s = s.max(t));
+        }
         let mine = scores[expected as usize];
         1 + scores.iter().filter(|&&s| s > mine).count()
     }
+}
+
+/// The top products for a query of several vectors: each vector's hits merged, a product keeping its best score.
+pub fn merged(query: &[Vec<f32>], search: impl Fn(&[f32]) -> shoplens::Result<Vec<shoplens::Hit>>) -> Vec<u32> {
+    let mut hits: Vec<shoplens::Hit> = query.iter().flat_map(|v| search(v).unwrap_or_default()).collect();
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.product.cmp(&b.product)));
+    let mut seen = std::collections::HashSet::new();
+    hits.into_iter().filter(|h| seen.insert(h.product)).map(|h| h.product).take(CUTOFF).collect()
 }
 
 /// 1-based rank of `expected` in a result list.
@@ -133,8 +145,10 @@ mod tests {
     fn reference_ranks_by_best_view() {
         let r = Reference { vectors: vec![(0, vec![1.0, 0.0]), (1, vec![0.0, 1.0]), (1, vec![0.8, 0.6])], products: 2 };
         assert_eq!(r.top(&[1.0, 0.0], 2), vec![0, 1]);
-        assert_eq!(r.rank(&[0.6, 0.8], 1), 1);
-        assert_eq!(r.rank(&[1.0, 0.0], 1), 2);
+        assert_eq!(r.rank(&[vec![0.6, 0.8]], 1), 1);
+        assert_eq!(r.rank(&[vec![1.0, 0.0]], 1), 2);
+        // A second query vector that finds product 1 lifts it.
+        assert_eq!(r.rank(&[vec![1.0, 0.0], vec![0.8, 0.6]], 1), 1);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use shoplens::builder::{embed_feed, encode_feed, BuildOptions};
 use shoplens::{EmbedderOptions, Error, Photo, Shard, ShopLens};
 
 use self::camera::{render, Rng, SENSOR_SIZES};
-use self::metrics::{rank_in, Reference, Scores, CUTOFF};
+use self::metrics::{merged, rank_in, Reference, Scores, CUTOFF};
 
 /// Options of `shoplens eval`.
 #[derive(Args)]
@@ -49,6 +49,9 @@ pub struct EvalArgs {
     /// Write the whole report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Query with the embedding alone, leaving out the object vector (the strongest feature-map window).
+    #[arg(long)]
+    single_vector: bool,
     /// Write catalog and query vectors as `.npy` (one folder per model) for benches/ann_compare.py.
     #[arg(long)]
     dump: Option<PathBuf>,
@@ -100,8 +103,11 @@ pub enum Method {
     Fp32Exact,
 }
 
+/// A query's vectors: the embedding, then the object vector when the model gives one (and it is not turned off).
+pub type Query = Vec<Vec<f32>>;
+
 /// Query embeddings of one model, per variant (`None`: the variant does not apply, e.g. crop without a box).
-type QueryVectors = Vec<[Option<Vec<f32>>; 5]>;
+type QueryVectors = Vec<[Option<Query>; 5]>;
 
 /// One model's catalog, shard and reference.
 pub struct ModelRun {
@@ -135,10 +141,10 @@ pub fn run(args: EvalArgs) -> Result<(), Error> {
 
     eprintln!("eval: {} queries x {} variants x {} models", queries.len(), VARIANTS.len(), runs.len());
     let engines: Vec<&ShopLens> = runs.iter().map(|r| &r.engine).collect();
-    let per_query: Vec<Vec<[Option<Vec<f32>>; 5]>> = queries
+    let per_query: Vec<Vec<[Option<Query>; 5]>> = queries
         .par_iter()
         .enumerate()
-        .map(|(i, q)| embed_query(&engines, &dataset, q, i, args.seed))
+        .map(|(i, q)| embed_query(&engines, &dataset, q, i, args.seed, args.single_vector))
         .collect::<Result<_, _>>()?;
     let vectors: Vec<QueryVectors> =
         (0..runs.len()).map(|m| per_query.iter().map(|per_model| per_model[m].clone()).collect()).collect();
@@ -149,7 +155,8 @@ pub fn run(args: EvalArgs) -> Result<(), Error> {
         eprintln!("eval: scoring {}", run.engine.embedder().manifest().model_id);
         let results = score(run, &queries, &expected, &vectors[m], args.ef);
         let latency = sweep::latency(run, &dataset, &queries, args.timed, args.ef)?;
-        let photo: Vec<Vec<f32>> = vectors[m].iter().filter_map(|v| v[0].clone()).collect();
+        // The index sweeps time one vector per query, as the other indexes get.
+        let photo: Vec<Vec<f32>> = vectors[m].iter().filter_map(|v| v[0].as_ref().map(|q| q[0].clone())).collect();
         let (ann, exact) = sweep::ann(run, &photo);
         let dims = if m == 0 { sweep::dims(run, &args.dims, &expected, &vectors[m], args.ef)? } else { vec![] };
         let model = report::ModelReport::new(run, results, latency, ann, exact, dims);
@@ -234,7 +241,8 @@ fn embed_query(
     q: &QueryLine,
     index: usize,
     seed: u64,
-) -> Result<Vec<[Option<Vec<f32>>; 5]>, Error> {
+    single_vector: bool,
+) -> Result<Vec<[Option<Query>; 5]>, Error> {
     let path = dataset.join(&q.query);
     let bytes = crate::read(&path)?;
     let upright = Photo::decode(&bytes)?.to_rgb_image();
@@ -245,14 +253,19 @@ fn embed_query(
     engines
         .iter()
         .map(|engine| {
-            let frame = |r: &camera::RenderedFrame, crop: bool| -> Result<Option<Vec<f32>>, Error> {
+            let query = |e: shoplens::Embedding| -> Query {
+                let mut q = vec![e.vector];
+                q.extend(e.object.filter(|_| !single_vector));
+                q
+            };
+            let frame = |r: &camera::RenderedFrame, crop: bool| -> Result<Option<Query>, Error> {
                 if crop && r.crop.is_none() {
                     return Ok(None);
                 }
-                Ok(Some(engine.embed_frame(&r.frame(crop)?)?.vector))
+                Ok(Some(query(engine.embed_frame(&r.frame(crop)?)?)))
             };
             Ok([
-                Some(engine.embed_photo(&bytes)?.vector),
+                Some(query(engine.embed_photo(&bytes)?)),
                 frame(&clean, false)?,
                 frame(&clean, true)?,
                 frame(&changed, false)?,
@@ -288,12 +301,11 @@ fn score(run: &ModelRun, queries: &[QueryLine], expected: &[u32], vectors: &Quer
                 .filter_map(|(i, per_variant)| {
                     let q = per_variant[v].as_ref()?;
                     let keep = |_: u32| true;
-                    let ids = |hits: shoplens::Result<Vec<shoplens::Hit>>| -> Vec<u32> {
-                        hits.map(|h| h.iter().map(|h| h.product).collect()).unwrap_or_default()
-                    };
                     let rank = match method {
-                        Method::Hnsw => rank_in(&ids(index.search(q, CUTOFF, ef, &keep)), expected[i]),
-                        Method::ShardExact => rank_in(&ids(index.exact_search(q, CUTOFF, &keep)), expected[i]),
+                        Method::Hnsw => rank_in(&merged(q, |v| index.search(v, CUTOFF, ef, &keep)), expected[i]),
+                        Method::ShardExact => {
+                            rank_in(&merged(q, |v| index.exact_search(v, CUTOFF, &keep)), expected[i])
+                        }
                         Method::Fp32Exact => Some(run.reference.rank(q, expected[i])),
                     };
                     Some((i, rank))

@@ -75,8 +75,11 @@ pub fn agreement(a: &QueryVectors, b: &QueryVectors) -> Vec<Agreement> {
         .iter()
         .enumerate()
         .filter_map(|(v, variant)| {
-            let c: Vec<f64> =
-                a.iter().zip(b).filter_map(|(x, y)| Some(cosine(x[v].as_ref()?, y[v].as_ref()?) as f64)).collect();
+            let c: Vec<f64> = a
+                .iter()
+                .zip(b)
+                .filter_map(|(x, y)| Some(cosine(&x[v].as_ref()?[0], &y[v].as_ref()?[0]) as f64))
+                .collect();
             (!c.is_empty()).then(|| Agreement {
                 variant: *variant,
                 queries: c.len(),

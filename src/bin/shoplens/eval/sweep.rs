@@ -9,7 +9,7 @@ use serde::Serialize;
 use shoplens::{encode_shard, Error, IndexParams, Photo, Shard, ShardMeta, VectorIndex};
 
 use super::camera::{render, SENSOR_SIZES};
-use super::metrics::{median_ms, rank_in, write_npy, Scores, CUTOFF};
+use super::metrics::{median_ms, merged, rank_in, write_npy, Scores, CUTOFF};
 use super::report::ModelReport;
 use super::{ModelRun, QueryLine, QueryVectors, Variant, VARIANTS};
 
@@ -201,13 +201,10 @@ pub fn dims(
                 .iter()
                 .zip(expected)
                 .filter_map(|(v, &e)| v[c].as_ref().map(|q| (q, e)))
-                .map(|(q, e)| {
-                    let hits = index.search(q, CUTOFF, ef, &|_| true).unwrap_or_default();
-                    rank_in(&hits.iter().map(|h| h.product).collect::<Vec<_>>(), e)
-                })
+                .map(|(q, e)| rank_in(&merged(q, |v| index.search(v, CUTOFF, ef, &|_| true)), e))
                 .collect()
         };
-        let photo: Vec<&Vec<f32>> = vectors.iter().filter_map(|v| v[0].as_ref()).collect();
+        let photo: Vec<&Vec<f32>> = vectors.iter().filter_map(|v| v[0].as_ref().map(|q| &q[0])).collect();
         let recall10 = photo
             .iter()
             .map(|q| {
