@@ -280,7 +280,7 @@ fn embed_query(
 pub struct ResultRow {
     pub variant: Variant,
     pub method: Method,
-    /// `all`, or one query kind of the dataset.
+    /// `all`, one query kind of the dataset, or `sensor WxH`: the queries whose frames have that size.
     pub kind: String,
     #[serde(flatten)]
     pub scores: Scores,
@@ -293,6 +293,17 @@ fn score(run: &ModelRun, queries: &[QueryLine], expected: &[u32], vectors: &Quer
     let mut kinds: Vec<&str> = queries.iter().map(|q| q.kind.as_str()).collect();
     kinds.sort();
     kinds.dedup();
+    // Subsets reported beside `all`: each query kind, and the queries rendered at each sensor size (the photo row
+    // of a size is the same queries' photo path, so the two compare like for like).
+    let mut groups: Vec<(String, Box<dyn Fn(usize) -> bool + Sync>)> = Vec::new();
+    if kinds.len() > 1 {
+        for kind in kinds {
+            groups.push((kind.to_string(), Box::new(move |i: usize| queries[i].kind == kind)));
+        }
+    }
+    for (s, (w, h)) in SENSOR_SIZES.iter().enumerate() {
+        groups.push((format!("sensor {w}x{h}"), Box::new(move |i: usize| i % SENSOR_SIZES.len() == s)));
+    }
     for (v, variant) in VARIANTS.iter().enumerate() {
         for method in [Method::Hnsw, Method::ShardExact, Method::Fp32Exact] {
             let ranks: Vec<(usize, Option<usize>)> = vectors
@@ -316,14 +327,11 @@ fn score(run: &ModelRun, queries: &[QueryLine], expected: &[u32], vectors: &Quer
             }
             let all: Vec<Option<usize>> = ranks.iter().map(|r| r.1).collect();
             rows.push(ResultRow { variant: *variant, method, kind: "all".into(), scores: Scores::from_ranks(&all) });
-            if kinds.len() > 1 {
-                for kind in &kinds {
-                    let of_kind: Vec<Option<usize>> =
-                        ranks.iter().filter(|(i, _)| queries[*i].kind == *kind).map(|r| r.1).collect();
-                    if !of_kind.is_empty() {
-                        let scores = Scores::from_ranks(&of_kind);
-                        rows.push(ResultRow { variant: *variant, method, kind: kind.to_string(), scores });
-                    }
+            for (name, member) in &groups {
+                let of_group: Vec<Option<usize>> = ranks.iter().filter(|(i, _)| member(*i)).map(|r| r.1).collect();
+                if !of_group.is_empty() {
+                    let scores = Scores::from_ranks(&of_group);
+                    rows.push(ResultRow { variant: *variant, method, kind: name.clone(), scores });
                 }
             }
         }
