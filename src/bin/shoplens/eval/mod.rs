@@ -286,6 +286,9 @@ pub struct ResultRow {
     pub scores: Scores,
 }
 
+/// Which queries (by index) belong to a reported subset.
+type Member<'a> = Box<dyn Fn(usize) -> bool + Sync + 'a>;
+
 /// Ranks of every query under every variant and method, summarized overall and per query kind.
 fn score(run: &ModelRun, queries: &[QueryLine], expected: &[u32], vectors: &QueryVectors, ef: usize) -> Vec<ResultRow> {
     let index = &run.shard.index;
@@ -295,7 +298,7 @@ fn score(run: &ModelRun, queries: &[QueryLine], expected: &[u32], vectors: &Quer
     kinds.dedup();
     // Subsets reported beside `all`: each query kind, and the queries rendered at each sensor size (the photo row
     // of a size is the same queries' photo path, so the two compare like for like).
-    let mut groups: Vec<(String, Box<dyn Fn(usize) -> bool + Sync>)> = Vec::new();
+    let mut groups: Vec<(String, Member)> = Vec::new();
     if kinds.len() > 1 {
         for kind in kinds {
             groups.push((kind.to_string(), Box::new(move |i: usize| queries[i].kind == kind)));
