@@ -4,6 +4,7 @@
     pip install -r models/export/requirements.txt
     cargo build --release
     python3 benches/ort_compare.py [--iters 30] [--model models/shoplens-effnet-lite0-int8.onnx] [--ort-model M]
+        [--agreement DIR [--agreement-n 60]]
 
 Both time inference alone (tensor in, vector out) as the median of repeated runs after a warm-up, at 1 thread and at
 all cores, interleaved so machine drift hits both. The tensor is the bundled photo preprocessed by shoplens itself
@@ -63,6 +64,8 @@ def main():
     ap.add_argument("--model", default=str(ROOT / "models" / "shoplens-effnet-lite0-int8.onnx"))
     ap.add_argument("--ort-model", help="the file ONNX Runtime runs (default: --model)")
     ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--agreement", metavar="DIR", help="also compare embeddings on up to --agreement-n photos in DIR")
+    ap.add_argument("--agreement-n", type=int, default=60)
     args = ap.parse_args()
     model = Path(args.model)
     ort_model = Path(args.ort_model or args.model)
@@ -99,6 +102,33 @@ def main():
     print("|---|---|---|---|---|")
     for threads, s, o, r, cos in rows:
         print(f"| {threads} | {s:.2f} | {o:.2f} | {r:.2f}x | {cos:.5f} |")
+    if args.agreement:
+        agreement(model, ort_model, Path(args.agreement), args.agreement_n)
+
+
+def agreement(model: Path, ort_model: Path, folder: Path, n: int) -> None:
+    """Embedding agreement on many photos: shoplens preprocesses each (the tensor it feeds tract is dumped), ONNX
+    Runtime runs that same tensor; cosine of the two embeddings."""
+    photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+    photos = photos[:: max(1, len(photos) // n)][:n]
+    manifest = json.loads(model.with_suffix(".json").read_text())
+    h, w = manifest["input"]["height"], manifest["input"]["width"]
+    sess = ort_session(ort_model, os.cpu_count() or 1)
+    cosines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tensor_path = Path(tmp) / "tensor.f32"
+        for photo in photos:
+            out = subprocess.run([str(BIN), "embed", "--model", str(model), str(photo), "--json", "--dump-tensor",
+                                  str(tensor_path)], check=True, capture_output=True, text=True, cwd=ROOT)
+            ours = np.array(json.loads(out.stdout), dtype=np.float32)
+            x = np.fromfile(tensor_path, dtype="<f4").reshape(1, 3, h, w)
+            theirs = sess.run(None, {sess.get_inputs()[0].name: x})[0].reshape(-1)
+            cosines.append(float(theirs @ ours / (np.linalg.norm(theirs) * np.linalg.norm(ours))))
+    c = np.array(cosines)
+    print(f"\nembedding agreement, shoplens (tract) vs ONNX Runtime on {ort_model.name}, {len(c)} photos of {folder}:")
+    print("| photos | cosine mean | cosine min | share >= 0.99 |")
+    print("|---|---|---|---|")
+    print(f"| {len(c)} | {c.mean():.5f} | {c.min():.5f} | {(c >= 0.99).mean():.3f} |")
 
 
 if __name__ == "__main__":
