@@ -15,5 +15,5 @@ $bin eval --dataset target/eval-data --json "$out/eval.json" --dump "$out/vector
 $bin eval --dataset target/eval-data --single-vector --dims 128 --json "$out/eval-single.json" | tee "$out/eval-single.md"
 python3 benches/ann_compare.py --dump "$out/vectors/effnet-lite0-avg320-w8-v1" --out-dir "$out/img" \
     --json "$out/ann.json" | tee "$out/ann.md"
-python3 benches/ort_compare.py | tee "$out/ort.md"
+python3 benches/ort_compare.py --agreement target/eval-data/queries | tee "$out/ort.md"
 echo "report in $out"
