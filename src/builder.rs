@@ -121,8 +121,9 @@ pub fn build_shard(
 pub struct EmbeddedFeed {
     /// The products kept, in feed order.
     pub products: Vec<Product>,
-    /// For each product, one normalized vector per photo.
-    pub views: Vec<Vec<Vec<f32>>>,
+    /// One normalized vector per photo, with the index of its product in `products` (a product's views adjacent):
+    /// the shape [`VectorIndex::build`] takes.
+    pub vectors: Vec<(u32, Vec<f32>)>,
     /// Lines left out.
     pub skipped: Vec<Skipped>,
 }
@@ -166,7 +167,7 @@ pub fn embed_feed(
             Err(e) => failed[i] = failed[i].take().or(Some(e.to_string())),
         }
     }
-    let mut feed = EmbeddedFeed { products: Vec::with_capacity(lines.len()), views: Vec::new(), skipped };
+    let mut feed = EmbeddedFeed { products: Vec::with_capacity(lines.len()), vectors: Vec::new(), skipped };
     for (i, (line_no, line)) in lines.drain(..).enumerate() {
         if let Some(reason) = failed[i].take() {
             if strict {
@@ -175,8 +176,9 @@ pub fn embed_feed(
             feed.skipped.push(Skipped { line: line_no, reason });
             continue;
         }
+        let p = feed.products.len() as u32;
         feed.products.push(line.product);
-        feed.views.push(std::mem::take(&mut views[i]));
+        feed.vectors.extend(std::mem::take(&mut views[i]).into_iter().map(|v| (p, v)));
     }
     if feed.products.is_empty() {
         return Err(Error::Catalog("no product could be built".into()));
@@ -186,8 +188,7 @@ pub fn embed_feed(
 
 /// Indexes an embedded feed and encodes the shard file's bytes (shard id `shard` unless `options` names one).
 pub fn encode_feed(engine: &ShopLens, feed: &EmbeddedFeed, options: &BuildOptions) -> Result<(ShardHeader, Vec<u8>)> {
-    let vectors: Vec<(u32, Vec<f32>)> =
-        feed.views.iter().enumerate().flat_map(|(p, views)| views.iter().map(move |v| (p as u32, v.clone()))).collect();
+    let vectors = &feed.vectors;
     let mut params = options.index.clone();
     let model_dim = engine.embedder().dim();
     if vectors.len() < 2 * model_dim {
@@ -195,7 +196,7 @@ pub fn encode_feed(engine: &ShopLens, feed: &EmbeddedFeed, options: &BuildOption
         // matrix would outweigh the vectors it shrinks: small catalogs keep the model's vectors.
         params.projected_dim = 0;
     }
-    let index = VectorIndex::build(&vectors, &params)?;
+    let index = VectorIndex::build(vectors, &params)?;
     let embedder = engine.embedder();
     let meta = ShardMeta {
         shard_id: options.shard_id.clone().unwrap_or_else(|| "shard".into()),

@@ -347,12 +347,12 @@ pub fn strongest_window(map: &[f32], r: &RegionsManifest) -> Option<Vec<f32>> {
     }
     norms.iter_mut().for_each(|n| *n = n.sqrt());
     let cells = |y: usize, x: usize| (y..y + k).flat_map(move |yy| (x..x + k).map(move |xx| yy * w + xx));
-    let (y, x) = (0..=h - k).flat_map(|y| (0..=w - k).map(move |x| (y, x))).max_by(|a, b| {
-        let sa: f32 = cells(a.0, a.1).map(|i| norms[i]).sum();
-        let sb: f32 = cells(b.0, b.1).map(|i| norms[i]).sum();
-        // Ties go to the first window in reading order.
-        sa.total_cmp(&sb).then(b.cmp(a))
-    })?;
+    let strength = |&(y, x): &(usize, usize)| cells(y, x).map(|i| norms[i]).sum::<f32>();
+    // The first strongest window in reading order (`max_by` keeps the last of equals, hence the reversed scan).
+    let (y, x) = (0..=h - k)
+        .flat_map(|y| (0..=w - k).map(move |x| (y, x)))
+        .rev()
+        .max_by(|a, b| strength(a).total_cmp(&strength(b)))?;
     let mut v: Vec<f32> = map.chunks_exact(plane).map(|ch| cells(y, x).map(|i| ch[i]).sum::<f32>()).collect();
     normalize(&mut v).ok()?;
     Some(v)

@@ -74,16 +74,18 @@ pub fn render(
 ) -> Result<RenderedFrame, Error> {
     let portrait = photo.height() > photo.width();
     let (uw, uh) = if portrait { (sensor.1, sensor.0) } else { sensor };
-    let (mut photo, mut object, mut camera) = (photo.clone(), object, camera);
-    if let Some(rng) = camera.as_deref_mut() {
-        let (warped, moved) = perspective(&photo, object, rng);
-        photo = warped;
+    let (mut object, mut camera) = (object, camera);
+    // Only camera changes need a copy of the photo.
+    let changed = camera.as_deref_mut().map(|rng| {
+        let (mut warped, moved) = perspective(photo, object, rng);
         object = moved;
-        light(&mut photo, rng);
-    }
+        light(&mut warped, rng);
+        warped
+    });
+    let photo = changed.as_ref().unwrap_or(photo);
     let scale = (uw as f64 / photo.width() as f64).max(uh as f64 / photo.height() as f64);
     let (sw, sh) = ((photo.width() as f64 * scale).round() as u32, (photo.height() as f64 * scale).round() as u32);
-    let resized = imageops::resize(&photo, sw.max(uw), sh.max(uh), imageops::FilterType::Triangle);
+    let resized = imageops::resize(photo, sw.max(uw), sh.max(uh), imageops::FilterType::Triangle);
     let (ox, oy) = ((resized.width() - uw) / 2, (resized.height() - uh) / 2);
     let mut upright = imageops::crop_imm(&resized, ox, oy, uw, uh).to_image();
     let object = object.map(|[x, y, w, h]| [x * scale - ox as f64, y * scale - oy as f64, w * scale, h * scale]);

@@ -224,13 +224,12 @@ fn model_run(engine: ShopLens, file: PathBuf, dataset: &Path) -> Result<ModelRun
     let (_, bytes) = encode_feed(&engine, &feed, &options)?;
     let build_s = start.elapsed().as_secs_f64();
     let shard = Shard::from_bytes(&bytes)?;
-    let vectors = feed.views.iter().enumerate().flat_map(|(p, vs)| vs.iter().map(move |v| (p as u32, v.clone())));
-    let reference = Reference { vectors: vectors.collect(), products: feed.products.len() };
     // The reference indexes products in feed order; the shard must agree, or every rank below would be wrong.
     let ids: HashMap<&str, u32> = feed.products.iter().enumerate().map(|(i, p)| (p.id.as_str(), i as u32)).collect();
     if shard.products.iter().enumerate().any(|(i, p)| ids.get(p.id.as_str()) != Some(&(i as u32))) {
         return Err(Error::InvalidArgument("the shard reordered the products".into()));
     }
+    let reference = Reference { products: feed.products.len(), vectors: feed.vectors };
     Ok(ModelRun { engine, file, shard_bytes: bytes.len(), shard, reference, build_s })
 }
 
@@ -244,8 +243,8 @@ fn embed_query(
     single_vector: bool,
 ) -> Result<Vec<[Option<Query>; 5]>, Error> {
     let path = dataset.join(&q.query);
-    let bytes = crate::read(&path)?;
-    let upright = Photo::decode(&bytes)?.to_rgb_image();
+    let photo = Photo::decode(&crate::read(&path)?)?;
+    let upright = photo.to_rgb_image();
     let sensor = SENSOR_SIZES[index % SENSOR_SIZES.len()];
     let clean = render(&upright, q.object, sensor, None)?;
     let mut rng = Rng::new(seed.wrapping_mul(0x1000_0000_01b3) ^ index as u64);
@@ -265,7 +264,8 @@ fn embed_query(
                 Ok(Some(query(engine.embed_frame(&r.frame(crop)?)?)))
             };
             Ok([
-                Some(query(engine.embed_photo(&bytes)?)),
+                // The photo path minus the decode, done once above for every model and frame.
+                Some(query(engine.embed_frame(&photo.as_frame()?)?)),
                 frame(&clean, false)?,
                 frame(&clean, true)?,
                 frame(&changed, false)?,

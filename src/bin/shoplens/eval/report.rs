@@ -37,13 +37,7 @@ impl ModelReport {
         dims: Vec<DimPoint>,
     ) -> Self {
         let products = run.shard.products.len().max(1) as f64;
-        let index_bytes: u64 = run
-            .shard
-            .sections()
-            .iter()
-            .filter(|s| !matches!(s.name, "products" | "text"))
-            .map(|s| s.compressed_bytes)
-            .sum();
+        let index_bytes = super::sweep::index_bytes(&run.shard);
         ModelReport {
             model_id: run.engine.embedder().manifest().model_id.clone(),
             file: run.file.display().to_string(),

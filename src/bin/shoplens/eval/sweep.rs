@@ -142,6 +142,11 @@ pub fn ann(run: &ModelRun, queries: &[Vec<f32>]) -> (Vec<AnnPoint>, Vec<ExactPoi
     (points, vec![shard, reference])
 }
 
+/// A shard's compressed index sections (projection, vectors, map, graph): all but the records and the text index.
+pub fn index_bytes(shard: &Shard) -> u64 {
+    shard.sections().iter().filter(|s| !matches!(s.name, "products" | "text")).map(|s| s.compressed_bytes).sum()
+}
+
 /// One PCA dimension of the bytes-per-product sweep.
 #[derive(Clone, Debug, Serialize)]
 pub struct DimPoint {
@@ -188,13 +193,7 @@ pub fn dims(
             created_at: h.created_at,
         };
         let (_, bytes) = encode_shard(&meta, &run.shard.products, &index)?;
-        let sections = Shard::from_bytes(&bytes)?;
-        let index_bytes: u64 = sections
-            .sections()
-            .iter()
-            .filter(|s| !matches!(s.name, "products" | "text"))
-            .map(|s| s.compressed_bytes)
-            .sum();
+        let index_bytes = index_bytes(&Shard::from_bytes(&bytes)?);
         let ranks = |variant: Variant| -> Vec<Option<usize>> {
             let c = col(variant);
             vectors
