@@ -1,14 +1,23 @@
 //! Any bytes into the shard reader: it must return `Err` or a shard that searches, never panic or run out of memory.
 //!
-//! `cargo fuzz` builds with `--cfg fuzzing`, which makes the reader skip its checksums so inputs reach the section
-//! decoders. Seed it with a real shard: `cargo test --test shard_hostile -- --ignored write_fuzz_seed`, then
-//! `cargo +nightly fuzz run shard_reader -- -rss_limit_mb=2048`.
+//! Built with `--cfg fuzzing`, the reader skips its checksums so inputs reach the section decoders. Run it with
+//! `fuzz/run.sh` (stable toolchain), or `cargo +nightly fuzz run shard_reader -- -rss_limit_mb=2048`; the seed is
+//! the bundled sample shard.
 #![no_main]
 
+use std::sync::Once;
+
 use libfuzzer_sys::fuzz_target;
+use shoplens::text::TextQuery;
 use shoplens::Shard;
 
+static QUIET_HOOK: Once = Once::new();
+
 fuzz_target!(|data: &[u8]| {
+    // The reader walks the fst dictionaries (a crate that trusts its bytes) inside `catch_unwind` and turns a panic
+    // there into an error; libfuzzer-sys's own hook aborts on every panic, caught or not. A panic that escapes the
+    // reader still aborts: libfuzzer-sys catches it around this body.
+    QUIET_HOOK.call_once(|| std::panic::set_hook(Box::new(|_| {})));
     if let Ok(shard) = Shard::from_bytes(data) {
         let q: Vec<f32> = (0..shard.index.dim()).map(|i| (i % 5) as f32 - 2.0).collect();
         let _ = shard.index.search(&q, 10, 32, &|p| p % 3 != 0);
@@ -16,5 +25,15 @@ fuzz_target!(|data: &[u8]| {
         if let Some(v) = shard.index.product_vector(0) {
             let _ = shard.index.search(&v, 3, 8, &|_| true);
         }
+        // What browsing does after open: ids, keywords (exact, prefix and typo paths), the category tree.
+        for p in shard.products.iter().take(3) {
+            let _ = shard.find(&p.id);
+            let _ = shard.text.search(&TextQuery::parse(&p.title), 5, &|_| true);
+        }
+        let _ = shard.find("no-such-id");
+        for text in ["mug", "ceramik te", "a"] {
+            let _ = shard.text.search(&TextQuery::parse(text), 5, &|_| true);
+        }
+        let _ = shard.categories();
     }
 });
