@@ -32,10 +32,10 @@ pub struct Timings {
 pub struct Embedding {
     /// L2-normalized vector.
     pub vector: Vec<f32>,
-    /// The object vector (the strongest window of the model's feature map, normalized), when the model has one:
-    /// searches query with both vectors and keep each product's better score, which finds an object that fills
-    /// only part of a cluttered photo.
-    pub object: Option<Vec<f32>>,
+    /// The object vectors (the strongest windows of the model's feature map, normalized, strongest first), when the
+    /// model has a region output: searches query with these and the embedding and keep each product's best score,
+    /// which finds an object that fills only part of a cluttered photo.
+    pub objects: Vec<Vec<f32>>,
     /// Time spent per stage.
     pub timings: Timings,
 }
@@ -111,11 +111,11 @@ impl ShopLens {
         let start = Instant::now();
         let tensor = frame_to_tensor(frame, self.embedder.input_spec());
         let preprocess = start.elapsed();
-        let (vector, object) = self.embedder.embed_tensor_with_object(tensor)?;
+        let (vector, objects) = self.embedder.embed_tensor_with_objects(tensor)?;
         let embed = start.elapsed() - preprocess;
         Ok(Embedding {
             vector,
-            object,
+            objects,
             timings: Timings { decode: Duration::ZERO, preprocess, embed, search: Duration::ZERO },
         })
     }
@@ -194,7 +194,7 @@ impl ShopLens {
     fn search_embedding(&self, embedding: Embedding, options: &SearchOptions) -> Result<SearchResults> {
         let start = Instant::now();
         let mut queries = vec![embedding.vector.as_slice()];
-        queries.extend(embedding.object.as_deref());
+        queries.extend(embedding.objects.iter().map(Vec::as_slice));
         let matches = self.shard_set().search_vectors(&queries, options)?;
         let timings = Timings { search: start.elapsed(), ..embedding.timings };
         Ok(SearchResults { matches, timings })

@@ -39,8 +39,8 @@ pub struct ModelManifest {
     pub regions: Option<RegionsManifest>,
 }
 
-/// The feature map behind the embedding (NCHW, batch 1): its strongest `window` x `window` cells, pooled, give a
-/// second query vector for the object in a cluttered photo, without a second inference.
+/// The feature map behind the embedding (NCHW, batch 1): its strongest `window` x `window` cells, pooled, give
+/// more query vectors for the object in a cluttered photo, without a second inference.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RegionsManifest {
     /// Output node name in the graph.
@@ -53,6 +53,15 @@ pub struct RegionsManifest {
     pub width: u32,
     /// Side of the pooled window, in cells.
     pub window: u32,
+    /// How many of the strongest windows become object vectors, strongest first (1..=4; default 1). Each is one more
+    /// graph search per query; two make the choice robust where two windows are nearly as strong, which a small
+    /// change of framing or colour otherwise flips.
+    #[serde(default = "one_window")]
+    pub windows: u32,
+}
+
+fn one_window() -> u32 {
+    1
 }
 
 /// The model's input: size, layout, colours, normalization, crop policy.
@@ -107,6 +116,10 @@ impl ModelManifest {
             }
             if r.window == 0 || r.window > r.height.min(r.width) {
                 return Err(Error::Manifest(format!("region window {} does not fit the map", r.window)));
+            }
+            let positions = (r.height - r.window + 1) * (r.width - r.window + 1);
+            if !(1..=4.min(positions)).contains(&r.windows) {
+                return Err(Error::Manifest(format!("region windows {} is not in 1..=4 (and the map's)", r.windows)));
             }
         }
         if m.output.dim == 0 || m.output.dim > 65536 {
@@ -264,12 +277,12 @@ impl Embedder {
     /// Runs the model on a tensor made by [`crate::preprocess::frame_to_tensor`] for [`Embedder::input_spec`].
     /// Returns the L2-normalized embedding.
     pub fn embed_tensor(&self, tensor: Vec<f32>) -> Result<Vec<f32>> {
-        Ok(self.embed_tensor_with_object(tensor)?.0)
+        Ok(self.embed_tensor_with_objects(tensor)?.0)
     }
 
-    /// Like [`Embedder::embed_tensor`], plus the object vector when the model has a region output: the strongest
-    /// window of its feature map, pooled and normalized (see [`RegionsManifest`]).
-    pub fn embed_tensor_with_object(&self, tensor: Vec<f32>) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    /// Like [`Embedder::embed_tensor`], plus the object vectors when the model has a region output: the strongest
+    /// windows of its feature map, pooled and normalized, strongest first (see [`RegionsManifest`]); empty without.
+    pub fn embed_tensor_with_objects(&self, tensor: Vec<f32>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         if tensor.len() != self.spec.len() {
             return Err(Error::Model(format!(
                 "tensor has {} floats, the model wants {}",
@@ -296,14 +309,14 @@ impl Embedder {
         let out = outputs.first().ok_or_else(|| Error::Model("the model gave no output".into()))?;
         let mut v: Vec<f32> = out.to_plain_array_view::<f32>()?.iter().copied().collect();
         normalize(&mut v)?;
-        let object = match (&self.manifest.regions, outputs.get(1)) {
+        let objects = match (&self.manifest.regions, outputs.get(1)) {
             (Some(r), Some(map)) => {
                 let map = map.to_plain_array_view::<f32>()?;
-                map.as_slice().and_then(|m| strongest_window(m, r))
+                map.as_slice().map(|m| strongest_windows(m, r)).unwrap_or_default()
             }
-            _ => None,
+            _ => Vec::new(),
         };
-        Ok((v, object))
+        Ok((v, objects))
     }
 
     /// The preprocessing the model wants.
@@ -332,13 +345,13 @@ impl Embedder {
     }
 }
 
-/// The mean vector of the `window` x `window` cells of a CHW feature map whose cells are strongest (highest mean
-/// vector length), normalized: where the object most likely is. `None` if the map is not the manifest's size or
-/// the window is all zero.
-pub fn strongest_window(map: &[f32], r: &RegionsManifest) -> Option<Vec<f32>> {
+/// The mean vectors of the `r.windows` windows of `window` x `window` cells of a CHW feature map whose cells are
+/// strongest (highest summed vector length), normalized, strongest first (equals in reading order): where the
+/// object most likely is. Empty if the map is not the manifest's size; all-zero windows are left out.
+pub fn strongest_windows(map: &[f32], r: &RegionsManifest) -> Vec<Vec<f32>> {
     let (c, h, w, k) = (r.channels as usize, r.height as usize, r.width as usize, r.window as usize);
     if map.len() != c * h * w || k == 0 || k > h.min(w) {
-        return None;
+        return Vec::new();
     }
     let plane = h * w;
     let mut norms = vec![0f32; plane];
@@ -347,15 +360,20 @@ pub fn strongest_window(map: &[f32], r: &RegionsManifest) -> Option<Vec<f32>> {
     }
     norms.iter_mut().for_each(|n| *n = n.sqrt());
     let cells = |y: usize, x: usize| (y..y + k).flat_map(move |yy| (x..x + k).map(move |xx| yy * w + xx));
-    let strength = |&(y, x): &(usize, usize)| cells(y, x).map(|i| norms[i]).sum::<f32>();
-    // The first strongest window in reading order (`max_by` keeps the last of equals, hence the reversed scan).
-    let (y, x) = (0..=h - k)
+    let mut windows: Vec<(f32, usize, usize)> = (0..=h - k)
         .flat_map(|y| (0..=w - k).map(move |x| (y, x)))
-        .rev()
-        .max_by(|a, b| strength(a).total_cmp(&strength(b)))?;
-    let mut v: Vec<f32> = map.chunks_exact(plane).map(|ch| cells(y, x).map(|i| ch[i]).sum::<f32>()).collect();
-    normalize(&mut v).ok()?;
-    Some(v)
+        .map(|(y, x)| (cells(y, x).map(|i| norms[i]).sum::<f32>(), y, x))
+        .collect();
+    // Stable sort: equally strong windows stay in reading order.
+    windows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    windows
+        .iter()
+        .take(r.windows as usize)
+        .filter_map(|&(_, y, x)| {
+            let mut v: Vec<f32> = map.chunks_exact(plane).map(|ch| cells(y, x).map(|i| ch[i]).sum::<f32>()).collect();
+            normalize(&mut v).ok().map(|()| v)
+        })
+        .collect()
 }
 
 /// Scales `v` to unit length; a zero or non-finite vector is a model error.
@@ -391,35 +409,48 @@ mod tests {
         "output": {"name": "embedding", "dim": 8}
     }"#;
 
-    fn regions(window: u32) -> RegionsManifest {
-        RegionsManifest { name: "map".into(), channels: 2, height: 4, width: 5, window }
+    fn regions(window: u32, windows: u32) -> RegionsManifest {
+        RegionsManifest { name: "map".into(), channels: 2, height: 4, width: 5, window, windows }
     }
 
     #[test]
-    fn strongest_window_pools_where_the_map_is_strongest() {
-        // Two channels on a 4x5 map; a bright 2x2 patch at rows 2-3, columns 3-4 points along channel 1.
+    fn strongest_windows_pool_where_the_map_is_strongest() {
+        // Two channels on a 4x5 map; a bright 2x2 patch at rows 2-3, columns 3-4 points along channel 1, a weaker
+        // one at rows 0-1, columns 0-1 along channel 0.
         let mut map = vec![0.1f32; 2 * 20];
         for (y, x) in [(2, 3), (2, 4), (3, 3), (3, 4)] {
             map[20 + y * 5 + x] = 5.0;
         }
-        let v = strongest_window(&map, &regions(2)).unwrap();
-        assert!(v[1] > 0.99 && (v[0] * v[0] + v[1] * v[1] - 1.0).abs() < 1e-5, "{v:?}");
+        for (y, x) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            map[y * 5 + x] = 3.0;
+        }
+        let v = strongest_windows(&map, &regions(2, 1));
+        assert_eq!(v.len(), 1);
+        assert!(v[0][1] > 0.99 && (v[0][0] * v[0][0] + v[0][1] * v[0][1] - 1.0).abs() < 1e-5, "{v:?}");
+        // The second strongest is the weaker patch, after the strongest.
+        let v = strongest_windows(&map, &regions(2, 2));
+        assert_eq!(v.len(), 2);
+        assert!(v[0][1] > 0.99 && v[1][0] > 0.99, "{v:?}");
         // A one-cell window is the strongest cell alone.
-        let whole = RegionsManifest { name: "map".into(), channels: 2, height: 1, width: 2, window: 1 };
-        let v = strongest_window(&[3.0, 0.0, 4.0, 1.0], &whole).unwrap();
-        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6, "{v:?}");
+        let whole = RegionsManifest { name: "map".into(), channels: 2, height: 1, width: 2, window: 1, windows: 1 };
+        let v = strongest_windows(&[3.0, 0.0, 4.0, 1.0], &whole);
+        assert!((v[0][0] - 0.6).abs() < 1e-6 && (v[0][1] - 0.8).abs() < 1e-6, "{v:?}");
         // A map of the wrong size, a window too big, or an all-zero map give no vector.
-        assert!(strongest_window(&map[..39], &regions(2)).is_none());
-        assert!(strongest_window(&map, &regions(5)).is_none());
-        assert!(strongest_window(&[0.0; 40], &regions(2)).is_none());
+        assert!(strongest_windows(&map[..39], &regions(2, 1)).is_empty());
+        assert!(strongest_windows(&map, &regions(5, 1)).is_empty());
+        assert!(strongest_windows(&[0.0; 40], &regions(2, 2)).is_empty());
     }
 
     #[test]
     fn manifest_checks_regions() {
         let with = |r: &str| MANIFEST.replace(r#""dim": 8}"#, &format!(r#""dim": 8}}, "regions": {r}"#));
         let ok = with(r#"{"name": "map", "channels": 8, "height": 7, "width": 7, "window": 3}"#);
-        assert_eq!(ModelManifest::from_json(&ok).unwrap().regions.unwrap().window, 3);
+        let r = ModelManifest::from_json(&ok).unwrap().regions.unwrap();
+        assert_eq!((r.window, r.windows), (3, 1));
         for bad in [
+            r#"{"name": "map", "channels": 8, "height": 7, "width": 7, "window": 3, "windows": 0}"#,
+            r#"{"name": "map", "channels": 8, "height": 7, "width": 7, "window": 3, "windows": 5}"#,
+            r#"{"name": "map", "channels": 8, "height": 2, "width": 2, "window": 2, "windows": 2}"#,
             r#"{"name": "map", "channels": 9, "height": 7, "width": 7, "window": 3}"#,
             r#"{"name": "map", "channels": 8, "height": 7, "width": 7, "window": 8}"#,
             r#"{"name": "map", "channels": 8, "height": 0, "width": 7, "window": 1}"#,

@@ -140,9 +140,9 @@ fn object_vector_finds_a_small_product_in_a_scene() {
     let read = |p: &str| std::fs::read(catalog.join(p)).unwrap();
     let product = engine.embed_photo(&read("images/bastoncini-box.jpg")).unwrap().vector;
     let scene = engine.embed_photo(&read("queries/box_in_scene.jpg")).unwrap();
-    let object = scene.object.expect("the bundled model has a region output");
+    let object = scene.objects.first().expect("the bundled model has a region output");
     let norm: f32 = object.iter().map(|x| x * x).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4);
-    let (whole, obj) = (cosine(&scene.vector, &product), cosine(&object, &product));
+    let (whole, obj) = (cosine(&scene.vector, &product), cosine(object, &product));
     assert!(obj > whole + 0.05, "object {obj} vs whole photo {whole}");
 }

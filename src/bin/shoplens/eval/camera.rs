@@ -48,6 +48,8 @@ pub struct RenderedFrame {
     pub rotation: Rotation,
     /// The object's box in sensor coordinates, if the query knows where the object is.
     pub crop: Option<CropRect>,
+    /// The upright picture the frame was encoded from (RGB, before NV21): the same view as a photo.
+    pub view: RgbImage,
 }
 
 impl RenderedFrame {
@@ -104,7 +106,8 @@ pub fn render(
         (upright, Rotation::Deg0, crop)
     };
     let nv21 = encode_nv21(sensor_img.as_raw(), sensor.0, sensor.1)?;
-    Ok(RenderedFrame { nv21, width: sensor.0, height: sensor.1, rotation, crop })
+    let view = if portrait { imageops::rotate90(&sensor_img) } else { sensor_img };
+    Ok(RenderedFrame { nv21, width: sensor.0, height: sensor.1, rotation, crop, view })
 }
 
 /// The part of a box inside a `w` x `h` picture, in whole pixels; `None` if almost nothing is left.

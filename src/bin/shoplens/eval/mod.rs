@@ -16,7 +16,7 @@ use clap::Args;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use shoplens::builder::{embed_feed, encode_feed, BuildOptions};
-use shoplens::{EmbedderOptions, Error, Photo, Shard, ShopLens};
+use shoplens::{CameraFrame, EmbedderOptions, Error, Photo, Shard, ShopLens};
 
 use self::camera::{render, Rng, SENSOR_SIZES};
 use self::metrics::{merged, rank_in, Reference, Scores, CUTOFF};
@@ -78,6 +78,9 @@ fn default_kind() -> String {
 pub enum Variant {
     /// The encoded photo, as an upload.
     Photo,
+    /// The picture of the camera frame (the photo framed at a phone resolution) as an RGB photo: `frame` minus the
+    /// NV21 encoding, so `photo -> view` is the framing and `view -> frame` the camera pipeline.
+    View,
     /// The photo as an NV21 camera frame at a phone resolution, whole frame.
     Frame,
     /// That frame with a crop box around the object.
@@ -88,8 +91,8 @@ pub enum Variant {
     CameraCrop,
 }
 
-pub const VARIANTS: [Variant; 5] =
-    [Variant::Photo, Variant::Frame, Variant::FrameCrop, Variant::Camera, Variant::CameraCrop];
+pub const VARIANTS: [Variant; 6] =
+    [Variant::Photo, Variant::View, Variant::Frame, Variant::FrameCrop, Variant::Camera, Variant::CameraCrop];
 
 /// How the catalog is searched.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -107,7 +110,7 @@ pub enum Method {
 pub type Query = Vec<Vec<f32>>;
 
 /// Query embeddings of one model, per variant (`None`: the variant does not apply, e.g. crop without a box).
-type QueryVectors = Vec<[Option<Query>; 5]>;
+type QueryVectors = Vec<[Option<Query>; VARIANTS.len()]>;
 
 /// One model's catalog, shard and reference.
 pub struct ModelRun {
@@ -141,7 +144,7 @@ pub fn run(args: EvalArgs) -> Result<(), Error> {
 
     eprintln!("eval: {} queries x {} variants x {} models", queries.len(), VARIANTS.len(), runs.len());
     let engines: Vec<&ShopLens> = runs.iter().map(|r| &r.engine).collect();
-    let per_query: Vec<Vec<[Option<Query>; 5]>> = queries
+    let per_query: Vec<Vec<[Option<Query>; VARIANTS.len()]>> = queries
         .par_iter()
         .enumerate()
         .map(|(i, q)| embed_query(&engines, &dataset, q, i, args.seed, args.single_vector))
@@ -241,7 +244,7 @@ fn embed_query(
     index: usize,
     seed: u64,
     single_vector: bool,
-) -> Result<Vec<[Option<Query>; 5]>, Error> {
+) -> Result<Vec<[Option<Query>; VARIANTS.len()]>, Error> {
     let path = dataset.join(&q.query);
     let photo = Photo::decode(&crate::read(&path)?)?;
     let upright = photo.to_rgb_image();
@@ -254,7 +257,9 @@ fn embed_query(
         .map(|engine| {
             let query = |e: shoplens::Embedding| -> Query {
                 let mut q = vec![e.vector];
-                q.extend(e.object.filter(|_| !single_vector));
+                if !single_vector {
+                    q.extend(e.objects);
+                }
                 q
             };
             let frame = |r: &camera::RenderedFrame, crop: bool| -> Result<Option<Query>, Error> {
@@ -266,6 +271,12 @@ fn embed_query(
             Ok([
                 // The photo path minus the decode, done once above for every model and frame.
                 Some(query(engine.embed_frame(&photo.as_frame()?)?)),
+                Some(query(engine.embed_frame(&CameraFrame::rgb(
+                    clean.view.width(),
+                    clean.view.height(),
+                    clean.view.as_raw(),
+                    clean.view.width() as usize * 3,
+                )?)?)),
                 frame(&clean, false)?,
                 frame(&clean, true)?,
                 frame(&changed, false)?,
