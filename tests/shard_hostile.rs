@@ -318,3 +318,24 @@ fn write_fuzz_seed() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("sample.shard"), sample()).unwrap();
 }
+
+/// Inputs the fuzzer found (`fuzz/run.sh`), resealed so they pass the checksums a normal build checks.
+/// `fst-dictionary-panic.bin` makes the `fst` crate panic while the reader walks its text dictionary: the reader
+/// must catch that and return an error.
+#[test]
+fn fuzzer_findings_never_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        reseal(&mut bytes);
+        let result = read(&bytes, &path.display().to_string());
+        if path.ends_with("fst-dictionary-panic.bin") {
+            let err = result.err().expect("a damaged dictionary is an error").to_string();
+            assert!(err.contains("text index"), "{err}");
+        }
+        seen += 1;
+    }
+    assert!(seen >= 1);
+}
