@@ -49,7 +49,7 @@ kotlin_tests() {
 swift_tests() {
   bindings/swift/trixie.sh install
   local gen=target/bindings/swift pkg=bindings/swift
-  cp "$gen/ShopLens.swift" "$pkg/Sources/ShopLens/"
+  cp "$gen/ShopLensKit.swift" "$pkg/Sources/ShopLensKit/"
   cp "$gen/ShopLensFFI.h" "$pkg/Sources/ShopLensFFI/"
   cp "$gen/ShopLensFFI.modulemap" "$pkg/Sources/ShopLensFFI/module.modulemap"
   # Foundation on Linux decodes no JPEG: the NV21 test reads the query photo as RGB, decoded here by Pillow.
@@ -57,7 +57,7 @@ swift_tests() {
     tests/data/catalog/queries/aloeR.jpg target/bindings/aloeR.ppm
   # Apps may compile the generated code in Swift 6 language mode: it must pass strict concurrency checking.
   bindings/swift/trixie.sh run \
-    "swiftc -swift-version 6 -typecheck -I bindings/swift/Sources/ShopLensFFI bindings/swift/Sources/ShopLens/ShopLens.swift"
+    "swiftc -swift-version 6 -typecheck -I bindings/swift/Sources/ShopLensFFI bindings/swift/Sources/ShopLensKit/ShopLensKit.swift"
   bindings/swift/trixie.sh run \
     "export SHOPLENS_ROOT=/work/shoplens SHOPLENS_QUERY_PPM=/work/shoplens/target/bindings/aloeR.ppm \
        LD_LIBRARY_PATH=/work/shoplens/target/debug && \

@@ -33,7 +33,7 @@ fn readme_block(lang: &str) -> String {
 fn readme_examples_are_the_binding_tests() {
     for (lang, file) in [
         ("kotlin", "bindings/kotlin/src/test/kotlin/dev/shoplens/ShopLensTest.kt"),
-        ("swift", "bindings/swift/Tests/ShopLensTests/ShopLensTests.swift"),
+        ("swift", "bindings/swift/Tests/ShopLensKitTests/ShopLensKitTests.swift"),
         ("python", "bindings/python/test_shoplens.py"),
     ] {
         let (test, readme) = (test_region(file, lang), readme_block(lang));

@@ -1,9 +1,9 @@
 import Foundation
-import ShopLens
+import ShopLensKit
 import XCTest
 
 /// The Swift bindings against the real library, run from the repository root (SHOPLENS_ROOT).
-final class ShopLensTests: XCTestCase {
+final class ShopLensKitTests: XCTestCase {
     static let model = "models/shoplens-effnet-lite0-int8.onnx"
     static let shard = "tests/data/catalog/sample.shard"
     static let root = ProcessInfo.processInfo.environment["SHOPLENS_ROOT"] ?? FileManager.default.currentDirectoryPath
