@@ -7,7 +7,9 @@
 //!
 //! `SCALE_PARAMS` is a comma list of `projected_dim:quantize(0|1):max_neighbors`; `SCALE_DATA` is `flat` (variance
 //! spread over all dimensions, 1/i spectrum: pessimistic for PCA) or `latent` (a 48-d latent space mapped into the
-//! model's dimension plus 10% isotropic noise); `SCALE_EF` lists search widths.
+//! model's dimension plus 10% isotropic noise) or `npy:PATH`, real embeddings from a float32 `[rows, dim]` `.npy`
+//! file (rows shuffled with a fixed seed, the last 200 held out as queries; `SCALE_N` and `SCALE_DIM` are then
+//! the file's); `SCALE_EF` lists search widths.
 
 mod common;
 
@@ -60,6 +62,25 @@ fn synthetic(kind: &str, n: usize, dim: usize, clusters: usize) -> Vec<Vec<f32>>
                 .collect()
         }
     }
+}
+
+/// Rows of a little-endian float32, C-order, 2-d `.npy` file, shuffled with a fixed seed and normalized.
+fn real(path: &str) -> Vec<Vec<f32>> {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..6], b"\x93NUMPY", "{path} is not an .npy file");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "{header}");
+    let shape = &header[header.find("'shape': (").unwrap() + 10..];
+    let dims: Vec<usize> = shape[..shape.find(')').unwrap()].split(',').filter_map(|d| d.trim().parse().ok()).collect();
+    let floats: Vec<f32> =
+        bytes[10 + header_len..].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let mut rows: Vec<Vec<f32>> = floats.chunks_exact(dims[1]).take(dims[0]).map(|r| normalize(r.to_vec())).collect();
+    let mut rng = Rng(7);
+    for i in (1..rows.len()).rev() {
+        rows.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+    }
+    rows
 }
 
 /// Product records of a plausible size: id, title, category, price, brand, url, two attributes.
@@ -126,11 +147,20 @@ fn scale_report() {
     if std::env::var_os("SCALE_LOG").is_some() && log::set_logger(&Stderr).is_ok() {
         log::set_max_level(log::LevelFilter::Debug);
     }
-    let n: usize = env("SCALE_N", "10000").parse().unwrap();
-    let dim: usize = env("SCALE_DIM", "1280").parse().unwrap();
     let data = env("SCALE_DATA", "flat");
     let queries = 200;
-    let all = synthetic(&data, n + queries, dim, (n / 50).max(10));
+    let (all, n, dim) = match data.strip_prefix("npy:") {
+        Some(path) => {
+            let all = real(path);
+            let (n, dim) = (all.len() - queries, all[0].len());
+            (all, n, dim)
+        }
+        None => {
+            let n: usize = env("SCALE_N", "10000").parse().unwrap();
+            let dim: usize = env("SCALE_DIM", "1280").parse().unwrap();
+            (synthetic(&data, n + queries, dim, (n / 50).max(10)), n, dim)
+        }
+    };
     let (vectors, queries) = all.split_at(n);
     let truths: Vec<Vec<u32>> = queries.iter().map(|q| truth(vectors, q, 10)).collect();
     let input: Vec<(u32, Vec<f32>)> = vectors.iter().enumerate().map(|(i, v)| (i as u32, v.clone())).collect();

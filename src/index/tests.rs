@@ -66,12 +66,12 @@ fn small_params() -> IndexParams {
 
 #[test]
 fn recall_at_10_beats_095_with_default_params() {
-    // Default PCA (128 of 192 dims), int8, graph; against exact fp32 on the full vectors. On vectors without a
-    // low-dimensional structure PCA costs more recall: see docs/shard-format.md for measurements.
-    let all = latent(2100, 192, 40, 11);
+    // Default PCA (192 of the bundled model's 320 dims), int8, graph; against exact fp32 on the full vectors. On
+    // vectors without a low-dimensional structure PCA costs more recall: see docs/shard-format.md for measurements.
+    let all = latent(2100, 320, 40, 11);
     let (vectors, queries) = all.split_at(2000);
     let index = VectorIndex::build(&one_view_each(vectors), &IndexParams::default()).unwrap();
-    assert_eq!((index.len(), index.dim(), index.stored_dim()), (2000, 192, 128));
+    assert_eq!((index.len(), index.dim(), index.stored_dim()), (2000, 320, 192));
     let r = recall(&index, vectors, queries, 10, DEFAULT_EF);
     println!("recall@10 {r}");
     assert!(r >= 0.95, "recall@10 {r}");

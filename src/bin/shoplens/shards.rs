@@ -35,7 +35,7 @@ pub struct BuildArgs {
     /// Stop at the first bad line instead of skipping it.
     #[arg(long)]
     strict: bool,
-    /// PCA dimension stored in the shard (0 keeps the model's).
+    /// PCA dimension stored in the shard; 0 keeps the model's [default: 192, the model's under 640 photos]
     #[arg(long)]
     projected_dim: Option<usize>,
     #[command(flatten)]
