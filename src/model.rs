@@ -271,7 +271,11 @@ impl Embedder {
                 Some(Executor::MultiThread(Arc::new(pool)))
             }
         };
-        Ok(Embedder { plan, executor, threads, manifest, spec, sha256 })
+        let embedder = Embedder { plan, executor, threads, manifest, spec, sha256 };
+        // One run at load: a model that cannot run fails here rather than on the first camera frame, and the first
+        // frame does not pay for the plan's first-run allocations and the thread pool's start.
+        embedder.run(vec![0.0; embedder.spec.len()])?;
+        Ok(embedder)
     }
 
     /// Runs the model on a tensor made by [`crate::preprocess::frame_to_tensor`] for [`Embedder::input_spec`].
@@ -290,22 +294,7 @@ impl Embedder {
                 self.spec.len()
             )));
         }
-        let (w, h) = (self.spec.width as usize, self.spec.height as usize);
-        let shape: &[usize] = match self.spec.layout {
-            Layout::Nchw => &[1, 3, h, w],
-            Layout::Nhwc => &[1, h, w, 3],
-        };
-        let input = tract_ndarray::ArrayD::from_shape_vec(shape, tensor).map_err(|e| Error::Model(e.to_string()))?;
-        let inputs = tvec!(Tensor::from(input).into());
-        let outputs = match &self.executor {
-            // From inside a rayon pool (a caller's par_iter, like the shard builder) stay on this thread: a rayon
-            // worker waiting on another pool runs its own pool's queued jobs meanwhile, and a second inference
-            // entered that way finds tract's per-thread matmul scratch still borrowed and panics.
-            Some(pool) if rayon::current_thread_index().is_none() => {
-                multithread_tract_scope(pool.clone(), || self.plan.run(inputs))?
-            }
-            _ => self.plan.run(inputs)?,
-        };
+        let outputs = self.run(tensor)?;
         let out = outputs.first().ok_or_else(|| Error::Model("the model gave no output".into()))?;
         let mut v: Vec<f32> = out.to_plain_array_view::<f32>()?.iter().copied().collect();
         normalize(&mut v)?;
@@ -317,6 +306,26 @@ impl Embedder {
             _ => Vec::new(),
         };
         Ok((v, objects))
+    }
+
+    /// Runs the plan on a tensor of the input's size (checked by the caller).
+    fn run(&self, tensor: Vec<f32>) -> Result<TVec<TValue>> {
+        let (w, h) = (self.spec.width as usize, self.spec.height as usize);
+        let shape: &[usize] = match self.spec.layout {
+            Layout::Nchw => &[1, 3, h, w],
+            Layout::Nhwc => &[1, h, w, 3],
+        };
+        let input = tract_ndarray::ArrayD::from_shape_vec(shape, tensor).map_err(|e| Error::Model(e.to_string()))?;
+        let inputs = tvec!(Tensor::from(input).into());
+        Ok(match &self.executor {
+            // From inside a rayon pool (a caller's par_iter, like the shard builder) stay on this thread: a rayon
+            // worker waiting on another pool runs its own pool's queued jobs meanwhile, and a second inference
+            // entered that way finds tract's per-thread matmul scratch still borrowed and panics.
+            Some(pool) if rayon::current_thread_index().is_none() => {
+                multithread_tract_scope(pool.clone(), || self.plan.run(inputs))?
+            }
+            _ => self.plan.run(inputs)?,
+        })
     }
 
     /// The preprocessing the model wants.
