@@ -68,6 +68,7 @@ fn synthetic(kind: &str, n: usize, dim: usize, clusters: usize) -> Vec<Vec<f32>>
 fn real(path: &str) -> Vec<Vec<f32>> {
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[..6], b"\x93NUMPY", "{path} is not an .npy file");
+    assert_eq!(bytes[6], 1, "{path}: only .npy format version 1 is read");
     let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
     let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
     assert!(header.contains("'<f4'") && header.contains("'fortran_order': False"), "{header}");
@@ -75,7 +76,8 @@ fn real(path: &str) -> Vec<Vec<f32>> {
     let dims: Vec<usize> = shape[..shape.find(')').unwrap()].split(',').filter_map(|d| d.trim().parse().ok()).collect();
     let floats: Vec<f32> =
         bytes[10 + header_len..].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-    let mut rows: Vec<Vec<f32>> = floats.chunks_exact(dims[1]).take(dims[0]).map(|r| normalize(r.to_vec())).collect();
+    assert_eq!(floats.len(), dims[0] * dims[1], "{path}: the data does not hold {dims:?} floats");
+    let mut rows: Vec<Vec<f32>> = floats.chunks_exact(dims[1]).map(|r| normalize(r.to_vec())).collect();
     let mut rng = Rng(7);
     for i in (1..rows.len()).rev() {
         rows.swap(i, (rng.next() % (i as u64 + 1)) as usize);

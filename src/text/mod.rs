@@ -142,6 +142,10 @@ impl TextIndex {
 
     /// The product with this id, as the dictionary says; callers compare the record's id (a damaged file could lie).
     pub fn find(&self, id: &str) -> Option<u32> {
+        // The dictionary was walked at open only to the longest valid id: a longer lookup could reach unchecked nodes.
+        if id.len() > MAX_ID_BYTES {
+            return None;
+        }
         self.ids.get(id).and_then(|v| u32::try_from(v).ok()).filter(|&v| (v as usize) < self.doc_len.len())
     }
 

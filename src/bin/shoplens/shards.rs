@@ -35,7 +35,8 @@ pub struct BuildArgs {
     /// Stop at the first bad line instead of skipping it.
     #[arg(long)]
     strict: bool,
-    /// PCA dimension stored in the shard; 0 keeps the model's [default: 192, the model's under 640 photos]
+    /// PCA dimension stored in the shard; 0 keeps the model's [default: 192; the model's for catalogs with fewer
+    /// photos than twice its dimension, 640 for the bundled model]
     #[arg(long)]
     projected_dim: Option<usize>,
     #[command(flatten)]
