@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::catalog::Product;
 use crate::category::{self, SortOrder};
 use crate::error::{Error, Result};
+use crate::index::best_per_product;
 use crate::search::{Match, SearchOptions, MAX_TOP_K};
 use crate::shard::{Shard, ShardHeader};
 use crate::text::{TextHit, TextQuery};
@@ -235,15 +236,13 @@ impl ShardSet {
         for (s, shard) in self.shards.iter().enumerate() {
             let keep = |p: u32| self.visible(s, p) && shard.products.get(p as usize).is_some_and(|p| options.keeps(p));
             let ef = options.ef.max(options.top_k);
+            let mut hits = Vec::new();
             for query in queries {
-                let hits = shard.index.search(query, options.top_k, ef, &keep)?;
-                all.extend(hits.into_iter().map(|h| (h.score, s, h.product)));
+                hits.extend(shard.index.search(query, options.top_k, ef, &keep)?);
             }
+            all.extend(best_per_product(hits).into_iter().map(|h| (h.score, s, h.product)));
         }
         all.sort_by(|a, b| b.0.total_cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-        // A product found by several queries keeps its best score (the first, in this order).
-        let mut seen = std::collections::HashSet::new();
-        all.retain(|&(_, s, p)| seen.insert((s, p)));
         Ok(self.matches(all.into_iter(), options.top_k))
     }
 

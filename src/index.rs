@@ -64,6 +64,15 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// Hits of several query vectors over one index merged: one hit per product with its best score, best first (equal
+/// scores by product). How a query with an embedding and object vectors ranks products.
+pub fn best_per_product(mut hits: Vec<Hit>) -> Vec<Hit> {
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.product.cmp(&b.product)));
+    let mut seen = std::collections::HashSet::new();
+    hits.retain(|h| seen.insert(h.product));
+    hits
+}
+
 /// Searchable catalog vectors. `Send + Sync`; searches allocate their own scratch, so share one behind an `Arc`.
 #[derive(Clone, PartialEq)]
 pub struct VectorIndex {

@@ -24,7 +24,7 @@ pub use category::SortOrder;
 pub use engine::{Embedding, SearchResults, ShopLens, Timings};
 pub use error::{Error, Result};
 pub use frame::{CameraFrame, ColorRange, CropRect, PixelFormat, Plane, Rotation};
-pub use index::{Hit, IndexParams, VectorIndex};
+pub use index::{best_per_product, Hit, IndexParams, VectorIndex};
 pub use model::{cosine, Embedder, EmbedderOptions, ModelManifest};
 pub use photo::Photo;
 pub use search::{Match, SearchOptions};

@@ -192,3 +192,10 @@ fn sections_round_trip_and_are_checked() {
     assert!(VectorIndex::decode(&raw, IndexDims { stored_dim: 9, ..dims }).is_err());
     assert!(VectorIndex::decode(&raw, IndexDims { vector_count: usize::MAX, ..dims }).is_err());
 }
+
+#[test]
+fn best_per_product_keeps_each_products_best_hit() {
+    let hit = |product, score| Hit { product, score };
+    let merged = best_per_product(vec![hit(3, 0.5), hit(1, 0.7), hit(3, 0.9), hit(2, 0.7), hit(1, 0.2)]);
+    assert_eq!(merged, vec![hit(3, 0.9), hit(1, 0.7), hit(2, 0.7)]);
+}

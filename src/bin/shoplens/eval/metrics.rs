@@ -70,12 +70,10 @@ impl Reference {
     }
 }
 
-/// The top products for a query of several vectors: each vector's hits merged, a product keeping its best score.
+/// The top products for a query of several vectors: each vector's hits merged as the SDK merges them.
 pub fn merged(query: &[Vec<f32>], search: impl Fn(&[f32]) -> shoplens::Result<Vec<shoplens::Hit>>) -> Vec<u32> {
-    let mut hits: Vec<shoplens::Hit> = query.iter().flat_map(|v| search(v).unwrap_or_default()).collect();
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.product.cmp(&b.product)));
-    let mut seen = std::collections::HashSet::new();
-    hits.into_iter().filter(|h| seen.insert(h.product)).map(|h| h.product).take(CUTOFF).collect()
+    let hits = query.iter().flat_map(|v| search(v).unwrap_or_default()).collect();
+    shoplens::best_per_product(hits).into_iter().map(|h| h.product).take(CUTOFF).collect()
 }
 
 /// 1-based rank of `expected` in a result list.
