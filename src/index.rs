@@ -37,6 +37,9 @@ pub struct IndexParams {
     pub projected_dim: usize,
     /// Store int8 codes with one scale per vector instead of f32: a quarter of the bytes, under 0.01 recall.
     pub quantize: bool,
+    /// Largest int8 code, `1..=127`: each vector's codes span `-code_max..=code_max`. Fewer levels compress better
+    /// (about 12 B per product for each halving at 256 dims) and rank real embeddings' neighbours about as well.
+    pub code_max: u8,
     /// HNSW build beam width: higher builds slower and searches better.
     pub ef_construction: usize,
     /// Seeds PCA and HNSW, so the same vectors always build the same index.
@@ -48,10 +51,17 @@ pub struct IndexParams {
 
 impl Default for IndexParams {
     /// Chosen by measurement on real embeddings of the bundled model and on synthetic clustered vectors
-    /// (docs/shard-format.md): PCA to 192 and int8 find 0.945 of the exact top 10 of real embeddings at about
-    /// 180 B/product plus records (128 dims: 0.882 at 130 B).
+    /// (docs/shard-format.md): PCA to 256 and int8 codes in -45..=45 find about 0.97 of the exact top 10 of real
+    /// embeddings at about 160 B/product of vectors (PCA 192 with codes in -127..=127: 0.945 at 163 B).
     fn default() -> Self {
-        IndexParams { projected_dim: 192, quantize: true, ef_construction: 100, seed: 0x5eed, max_neighbors: 32 }
+        IndexParams {
+            projected_dim: 256,
+            quantize: true,
+            code_max: 45,
+            ef_construction: 100,
+            seed: 0x5eed,
+            max_neighbors: 32,
+        }
     }
 }
 
@@ -112,9 +122,13 @@ impl VectorIndex {
         if dim == 0 || dim > MAX_DIM {
             return Err(Error::index(format!("dimension {dim} is not in 1..={MAX_DIM}")));
         }
-        if params.ef_construction == 0 || !(1..=MAX_DEGREE).contains(&params.max_neighbors) {
+        if params.ef_construction == 0
+            || !(1..=MAX_DEGREE).contains(&params.max_neighbors)
+            || !(1..=127).contains(&params.code_max)
+        {
             return Err(Error::index(format!(
-                "ef_construction must be positive and max_neighbors in 1..={MAX_DEGREE}: {params:?}"
+                "ef_construction must be positive, max_neighbors in 1..={MAX_DEGREE} and code_max in 1..=127: \
+                 {params:?}"
             )));
         }
         let mut inv_norms = Vec::with_capacity(vectors.len());
@@ -144,7 +158,7 @@ impl VectorIndex {
             k => Projection::learn(order.len(), unit, dim, k, params.seed),
         };
         let projected: Vec<Vec<f32>> = (0..order.len()).map(|n| projection.project(&unit(n))).collect();
-        let store = Store::new(&projected, projection.stored_dim(), params.quantize);
+        let store = Store::new(&projected, projection.stored_dim(), params.quantize.then_some(params.code_max));
         drop(projected);
 
         // The graph is built on what is stored, so it matches what searches score.

@@ -5,7 +5,8 @@
 //! SCALE_N=100000 SCALE_PARAMS=128:1:32,64:1:24 cargo test --release --test shard_scale -- --ignored --nocapture
 //! ```
 //!
-//! `SCALE_PARAMS` is a comma list of `projected_dim:quantize(0|1):max_neighbors`; `SCALE_DATA` is `flat` (variance
+//! `SCALE_PARAMS` is a comma list of `projected_dim:quantize(0|1):max_neighbors[:code_max]` (code_max defaults to
+//! the builder's); `SCALE_DATA` is `flat` (variance
 //! spread over all dimensions, 1/i spectrum: pessimistic for PCA) or `latent` (a 48-d latent space mapped into the
 //! model's dimension plus 10% isotropic noise) or `npy:PATH`, real embeddings from a float32 `[rows, dim]` `.npy`
 //! file (rows shuffled with a fixed seed, the last 200 held out as queries; `SCALE_N` and `SCALE_DIM` are then
@@ -171,13 +172,14 @@ fn scale_report() {
         env("SCALE_EF", &format!("32,{DEFAULT_EF},128")).split(',').map(|s| s.parse().unwrap()).collect();
     println!("{data} data, {n} vectors of {dim}; recall@10 vs exact fp32 on full vectors, {} queries", queries.len());
     println!(
-        "params(dim:q:M) | build s | open ms | bytes/product total = proj+vec+map+graph+records | recall exact-on-stored \
+        "params(dim:q:M:code_max) | build s | open ms | bytes/product total = proj+vec+map+graph+records | recall exact-on-stored \
          | recall@ef (graph: vs exact on stored; nn: true nearest in top 10; us/query)"
     );
     for spec in env("SCALE_PARAMS", "64:1:32,128:1:32,256:1:32,128:0:32,128:1:16,128:1:24").split(',') {
         let f: Vec<usize> = spec.split(':').map(|s| s.parse().unwrap()).collect();
-        let params =
-            IndexParams { projected_dim: f[0], quantize: f[1] == 1, max_neighbors: f[2], ..IndexParams::default() };
+        let d = IndexParams::default();
+        let code_max = f.get(3).map_or(d.code_max, |&c| c as u8);
+        let params = IndexParams { projected_dim: f[0], quantize: f[1] == 1, max_neighbors: f[2], code_max, ..d };
         let t = Instant::now();
         let index = VectorIndex::build(&input, &params).unwrap();
         let build = t.elapsed().as_secs_f64();

@@ -1,4 +1,6 @@
-//! The stored vectors: f32, or int8 with one scale per vector (a quarter of the bytes, scores within ~1%).
+//! The stored vectors: f32, or int8 with one scale per vector (a quarter of the bytes, scores within ~1%). The int8
+//! codes of a vector span `-code_max..=code_max` (at most 127): a narrower span compresses better under zstd and,
+//! on real embeddings, ranks neighbours as well (docs/shard-format.md).
 
 use half::f16;
 
@@ -7,7 +9,8 @@ use crate::error::Result;
 use crate::wire::{put_f32, put_u32, ByteReader};
 
 /// Largest magnitude of a stored coordinate in a valid file: `|P (x - mean)| <= |x - mean| <= 2` for unit `x`, plus
-/// rounding. Checking it keeps every score of a decoded index finite.
+/// rounding. Checking it (and scales against it: a scale is at most the largest coordinate, for a span of 1) keeps
+/// every score of a decoded index finite.
 const MAX_VALUE: f32 = 2.1;
 
 const F32: u32 = 0;
@@ -29,19 +32,20 @@ pub(crate) enum Store {
 }
 
 impl Store {
-    /// Stores `rows` (each of `dim`), quantized when asked.
-    pub(crate) fn new(rows: &[Vec<f32>], dim: usize, quantize: bool) -> Self {
-        if !quantize {
+    /// Stores `rows` (each of `dim`) as f32, or as int8 codes in `-code_max..=code_max` (clamped to `1..=127`).
+    pub(crate) fn new(rows: &[Vec<f32>], dim: usize, code_max: Option<u8>) -> Self {
+        let Some(code_max) = code_max else {
             return Store::F32 { dim, data: rows.concat() };
-        }
+        };
+        let span = f32::from(code_max.clamp(1, 127));
         let mut codes = Vec::with_capacity(rows.len() * dim);
         let mut scales = Vec::with_capacity(rows.len());
         for row in rows {
             let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
             // Stored as f16: round first so codes are made with the scale readers will use.
-            let scale = f16::from_f32(max / 127.0).to_f32();
+            let scale = f16::from_f32(max / span).to_f32();
             let inv = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-            codes.extend(row.iter().map(|x| (x * inv).round().clamp(-127.0, 127.0) as i8));
+            codes.extend(row.iter().map(|x| (x * inv).round().clamp(-span, span) as i8));
             scales.push(scale);
         }
         Store::I8 { dim, codes, scales }
@@ -132,7 +136,7 @@ impl Store {
                 let scales = r.take(count.checked_mul(2).ok_or_else(|| r.error("size overflows"))?)?;
                 let scales: Vec<f32> =
                     scales.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]]).to_f32()).collect();
-                if !scales.iter().all(|s| (0.0..=MAX_VALUE / 127.0 * 1.01).contains(s)) {
+                if !scales.iter().all(|s| (0.0..=MAX_VALUE * 1.01).contains(s)) {
                     return Err(r.error("scale negative, too large or not finite"));
                 }
                 let columns = r.take(values)?;
@@ -162,10 +166,10 @@ mod tests {
     #[test]
     fn int8_is_close_and_round_trips() {
         let rows = vec![vec![0.5, -0.25, 0.125, 0.0, 0.3], vec![0.0; 5], vec![-1.0, 1.0, 0.01, 0.2, 0.7]];
-        assert_eq!(Store::new(&rows, 5, true).encode()[4 + 6..4 + 6 + 3], [127, 0, 129]);
+        assert_eq!(Store::new(&rows, 5, Some(127)).encode()[4 + 6..4 + 6 + 3], [127, 0, 129]);
         let q = [0.1, 0.2, 0.3, 0.4, 0.5];
-        let exact = Store::new(&rows, 5, false);
-        let int8 = Store::new(&rows, 5, true);
+        let exact = Store::new(&rows, 5, None);
+        let int8 = Store::new(&rows, 5, Some(127));
         for n in 0..3 {
             assert!((exact.dot(n, &q) - int8.dot(n, &q)).abs() < 0.01);
         }
@@ -181,11 +185,30 @@ mod tests {
     }
 
     #[test]
+    fn narrow_codes_stay_in_their_span_and_close() {
+        let rows = vec![vec![0.5, -0.25, 0.125, 0.0, 0.3], vec![-1.0, 1.0, 0.01, 0.2, 0.7]];
+        let q = [0.1, 0.2, 0.3, 0.4, 0.5];
+        let exact = Store::new(&rows, 5, None);
+        for span in [45u8, 1] {
+            let store = Store::new(&rows, 5, Some(span));
+            let Store::I8 { codes, .. } = &store else { panic!("not int8") };
+            assert!(codes.iter().all(|c| c.unsigned_abs() <= span));
+            assert!(codes.iter().any(|c| c.unsigned_abs() == span));
+            // Half a step per coordinate at most: |error| <= scale / 2 * sum |q|.
+            for (n, row) in rows.iter().enumerate() {
+                let bound = row.iter().fold(0f32, |m, x| m.max(x.abs())) / f32::from(span) * 0.5 * 1.5 * 1.01;
+                assert!((exact.dot(n, &q) - store.dot(n, &q)).abs() <= bound, "span {span}");
+            }
+            assert_eq!(Store::decode(&store.encode(), 2, 5).unwrap(), store);
+        }
+    }
+
+    #[test]
     fn bad_values_are_errors() {
-        let mut bytes = Store::new(&[vec![0.1, 0.2]], 2, true).encode();
+        let mut bytes = Store::new(&[vec![0.1, 0.2]], 2, Some(127)).encode();
         bytes[4..6].copy_from_slice(&half::f16::from_f32(-1.0).to_le_bytes());
         assert!(Store::decode(&bytes, 1, 2).is_err());
-        let mut bytes = Store::new(&[vec![0.1, 0.2]], 2, false).encode();
+        let mut bytes = Store::new(&[vec![0.1, 0.2]], 2, None).encode();
         bytes[4..8].copy_from_slice(&f32::NAN.to_le_bytes());
         assert!(Store::decode(&bytes, 1, 2).is_err());
         bytes[4..8].copy_from_slice(&3f32.to_le_bytes());

@@ -66,12 +66,13 @@ fn small_params() -> IndexParams {
 
 #[test]
 fn recall_at_10_beats_095_with_default_params() {
-    // Default PCA (192 of the bundled model's 320 dims), int8, graph; against exact fp32 on the full vectors. On
+    // Default PCA (256 of the bundled model's 320 dims), int8 codes in -45..=45, graph; against exact fp32 on the
+    // full vectors. On
     // vectors without a low-dimensional structure PCA costs more recall: see docs/shard-format.md for measurements.
     let all = latent(2100, 320, 40, 11);
     let (vectors, queries) = all.split_at(2000);
     let index = VectorIndex::build(&one_view_each(vectors), &IndexParams::default()).unwrap();
-    assert_eq!((index.len(), index.dim(), index.stored_dim()), (2000, 320, 192));
+    assert_eq!((index.len(), index.dim(), index.stored_dim()), (2000, 320, 256));
     let r = recall(&index, vectors, queries, 10, DEFAULT_EF);
     println!("recall@10 {r}");
     assert!(r >= 0.95, "recall@10 {r}");
@@ -169,6 +170,8 @@ fn bad_input_is_an_error() {
     bad[3].1 = vec![f32::NAN; 8];
     assert!(VectorIndex::build(&bad, &p).is_err());
     assert!(VectorIndex::build(&vectors, &IndexParams { max_neighbors: 0, ..p.clone() }).is_err());
+    assert!(VectorIndex::build(&vectors, &IndexParams { code_max: 0, ..p.clone() }).is_err());
+    assert!(VectorIndex::build(&vectors, &IndexParams { code_max: 128, ..p.clone() }).is_err());
     let index = VectorIndex::build(&vectors, &p).unwrap();
     assert!(index.search(&[1.0; 7], 3, 8, &|_| true).is_err());
     assert!(index.search(&[0.0; 8], 3, 8, &|_| true).is_err());

@@ -35,10 +35,13 @@ pub struct BuildArgs {
     /// Stop at the first bad line instead of skipping it.
     #[arg(long)]
     strict: bool,
-    /// PCA dimension stored in the shard; 0 keeps the model's [default: 192; the model's for catalogs with fewer
+    /// PCA dimension stored in the shard; 0 keeps the model's [default: 256; the model's for catalogs with fewer
     /// photos than twice its dimension, 640 for the bundled model]
     #[arg(long)]
     projected_dim: Option<usize>,
+    /// Largest int8 code, 1..=127: fewer levels make a smaller shard at some cost in ranking [default: 45]
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=127))]
+    code_max: Option<u8>,
     #[command(flatten)]
     model: ModelArg,
 }
@@ -53,6 +56,9 @@ pub fn build(args: BuildArgs) -> Result<(), Error> {
     let mut index = IndexParams::default();
     if let Some(d) = args.projected_dim {
         index.projected_dim = d;
+    }
+    if let Some(c) = args.code_max {
+        index.code_max = c;
     }
     let options = BuildOptions {
         shard_id: args.shard_id,

@@ -44,7 +44,7 @@ pub struct EvalArgs {
     #[arg(long, default_value_t = 7)]
     seed: u64,
     /// PCA dimensions to sweep for bytes per product against recall (first model only; empty: no sweep).
-    #[arg(long, value_delimiter = ',', default_value = "32,64,96,128,192,320")]
+    #[arg(long, value_delimiter = ',', default_value = "32,64,96,128,192,256,320")]
     dims: Vec<usize>,
     /// Write the whole report as JSON to this file.
     #[arg(long)]
