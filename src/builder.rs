@@ -152,7 +152,7 @@ pub fn embed_feed(
         .map(|(i, path)| {
             let v = std::fs::read(path)
                 .map_err(|e| Error::io(path, e))
-                .and_then(|bytes| engine.embed_photo(&bytes).map(|e| e.vector));
+                .and_then(|bytes| engine.embed_catalog_photo(&bytes));
             progress(done.fetch_add(1, Ordering::Relaxed) + 1, jobs.len());
             (*i, v)
         })

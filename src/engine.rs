@@ -106,6 +106,18 @@ impl ShopLens {
         Ok(e)
     }
 
+    /// The vector a catalog stores for a product photo: the mean of the embeddings of the photo and of its mirror
+    /// image, so a product also matches photos taken from its other side (a left shoe against a right one, a handle
+    /// on either side). Costs two inferences per photo at build time and nothing at search time; measured in
+    /// docs/benchmarks.md.
+    pub fn embed_catalog_photo(&self, bytes: &[u8]) -> Result<Vec<f32>> {
+        let photo = Photo::decode(bytes)?;
+        let frame = photo.as_frame()?;
+        let spec = self.embedder.input_spec();
+        let mirror = frame.with_mirrored(!frame.mirrored());
+        self.embedder.embed_mean([frame_to_tensor(&frame, spec), frame_to_tensor(&mirror, spec)])
+    }
+
     /// Embeds a camera frame (its crop box, rotation and range applied).
     pub fn embed_frame(&self, frame: &CameraFrame<'_>) -> Result<Embedding> {
         let start = Instant::now();

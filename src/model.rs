@@ -284,6 +284,21 @@ impl Embedder {
         Ok(self.embed_tensor_with_objects(tensor)?.0)
     }
 
+    /// The normalized mean of the embeddings of several tensors, for example a photo and its mirror image.
+    pub fn embed_mean(&self, tensors: impl IntoIterator<Item = Vec<f32>>) -> Result<Vec<f32>> {
+        let mut sum: Option<Vec<f32>> = None;
+        for tensor in tensors {
+            let v = self.embed_tensor(tensor)?;
+            match &mut sum {
+                Some(s) => s.iter_mut().zip(&v).for_each(|(a, b)| *a += b),
+                None => sum = Some(v),
+            }
+        }
+        let mut v = sum.ok_or_else(|| Error::Model("no tensor to embed".into()))?;
+        normalize(&mut v)?;
+        Ok(v)
+    }
+
     /// Like [`Embedder::embed_tensor`], plus the object vectors when the model has a region output: the strongest
     /// windows of its feature map, pooled and normalized, strongest first (see [`RegionsManifest`]); empty without.
     pub fn embed_tensor_with_objects(&self, tensor: Vec<f32>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
