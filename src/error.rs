@@ -68,12 +68,14 @@ pub enum Error {
     Shard(String),
 
     /// A shard written in a format version this build does not read.
-    #[error("shard format version {found} is not supported (this build reads version {supported})")]
+    #[error("shard format version {found} is not supported (this build reads versions {oldest} to {newest})")]
     ShardVersion {
         /// The version in the file.
         found: u32,
-        /// The version this build reads.
-        supported: u32,
+        /// The oldest version this build reads.
+        oldest: u32,
+        /// The newest version this build reads (and the one it writes).
+        newest: u32,
     },
 
     /// A shard built with another model than the one loaded: its vectors live in another space.

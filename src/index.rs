@@ -35,10 +35,10 @@ pub const MAX_PRODUCTS: usize = 1 << 24;
 pub struct IndexParams {
     /// Dimension kept by PCA; 0 (or the model's dimension or more) keeps the model's vectors as they are.
     pub projected_dim: usize,
-    /// Store int8 codes with one scale per vector instead of f32: a quarter of the bytes, under 0.01 recall.
+    /// Store int8 codes with one scale per vector instead of f32: a quarter of the bytes or less, about 0.01 recall.
     pub quantize: bool,
     /// Largest int8 code, `1..=127`: each vector's codes span `-code_max..=code_max`. Fewer levels compress better
-    /// (about 12 B per product for each halving at 256 dims) and rank real embeddings' neighbours about as well.
+    /// (about one bit per coordinate for each halving) and rank real embeddings' neighbours about as well.
     pub code_max: u8,
     /// HNSW build beam width: higher builds slower and searches better.
     pub ef_construction: usize,

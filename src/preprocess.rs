@@ -339,6 +339,43 @@ mod tests {
         assert_eq!(frame_to_rgb(&f, 2, 2, 1.0)[..3], [255, 255, 255]);
     }
 
+    /// The catalog stores a photo with its mirror image, made by flipping the frame's `mirrored` flag: whatever the
+    /// rotation, crop box, resampling and layout, that must be exactly the tensor with its columns reversed.
+    #[test]
+    fn flipping_mirrored_reverses_the_tensors_columns() {
+        let (w, h) = (37u32, 23u32);
+        let px: Vec<u8> = (0..w * h * 3).map(|i| (i * 7919 % 251) as u8).collect();
+        for layout in [Layout::Nchw, Layout::Nhwc] {
+            for rotation in [Rotation::Deg0, Rotation::Deg90, Rotation::Deg180, Rotation::Deg270] {
+                for mirrored in [false, true] {
+                    for crop in [None, Some(CropRect { x: 3, y: 2, width: 20, height: 17 })] {
+                        let mut s = spec(9, 7);
+                        s.layout = layout;
+                        s.crop_fraction = 0.875;
+                        let mut f = CameraFrame::rgb(w, h, &px, w as usize * 3).unwrap();
+                        f = f.with_rotation(rotation).with_mirrored(mirrored);
+                        if let Some(c) = crop {
+                            f = f.with_crop(c).unwrap();
+                        }
+                        let t = frame_to_tensor(&f, &s);
+                        let m = frame_to_tensor(&f.with_mirrored(!mirrored), &s);
+                        let at = |t: &[f32], c: usize, y: usize, x: usize| match layout {
+                            Layout::Nchw => t[(c * 7 + y) * 9 + x],
+                            Layout::Nhwc => t[(y * 9 + x) * 3 + c],
+                        };
+                        for (c, y, x) in (0..3).flat_map(|c| (0..7).flat_map(move |y| (0..9).map(move |x| (c, y, x)))) {
+                            assert_eq!(
+                                at(&m, c, y, x),
+                                at(&t, c, y, 8 - x),
+                                "{layout:?} {rotation:?} {mirrored} {crop:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn tensor_layouts_and_normalization() {
         let px = numbered(2, 1);

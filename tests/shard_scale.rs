@@ -178,7 +178,7 @@ fn scale_report() {
     for spec in env("SCALE_PARAMS", "64:1:32,128:1:32,256:1:32,128:0:32,128:1:16,128:1:24").split(',') {
         let f: Vec<usize> = spec.split(':').map(|s| s.parse().unwrap()).collect();
         let d = IndexParams::default();
-        let code_max = f.get(3).map_or(d.code_max, |&c| c as u8);
+        let code_max = f.get(3).map_or(d.code_max, |&c| u8::try_from(c).expect("code_max is at most 127"));
         let params = IndexParams { projected_dim: f[0], quantize: f[1] == 1, max_neighbors: f[2], code_max, ..d };
         let t = Instant::now();
         let index = VectorIndex::build(&input, &params).unwrap();
@@ -204,7 +204,8 @@ fn scale_report() {
             shard.sections().iter().map(|s| format!("{:.1}", s.compressed_bytes as f64 / n as f64)).collect();
         let exact = recall(&truths, |q| shard.index.exact_search(q, 10, &|_| true).unwrap(), queries);
         let mut line = format!(
-            "{spec:>12} | {build:7.1} | {open:7.0} | {:6.1} = {} | {exact:.3} |",
+            "{:>14} | {build:7.1} | {open:7.0} | {:6.1} = {} | {exact:.3} |",
+            format!("{}:{}:{}:{code_max}", f[0], f[1], f[2]),
             bytes.len() as f64 / n as f64,
             per.join("+")
         );

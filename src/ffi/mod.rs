@@ -124,7 +124,8 @@ impl ShopLens {
     }
 
     /// The photo's embedding: a unit-length vector, for batch and data work (deduplication, clustering, checking a
-    /// catalog's photos). Searching never needs it.
+    /// catalog's photos). Searching never needs it. It is the query-side vector; a shard stores each catalog photo as
+    /// the mean of this and its mirror image's embedding, so its cosine with the stored vector is close to 1, not 1.
     pub fn embed_photo(&self, photo: Vec<u8>) -> Result<Vec<f32>> {
         guard(|| Ok(self.engine.embed_photo(&photo)?.vector))
     }

@@ -1,4 +1,4 @@
-//! The stored vectors: f32, or int8 with one scale per vector (a quarter of the bytes, scores within ~1%). The int8
+//! The stored vectors: f32, or int8 with one scale per vector (a quarter of the bytes or less). The int8
 //! codes of a vector span `-code_max..=code_max` (at most 127): a narrower span compresses better under zstd and,
 //! on real embeddings, ranks neighbours as well (docs/shard-format.md).
 
@@ -9,8 +9,8 @@ use crate::error::Result;
 use crate::wire::{put_f32, put_u32, ByteReader};
 
 /// Largest magnitude of a stored coordinate in a valid file: `|P (x - mean)| <= |x - mean| <= 2` for unit `x`, plus
-/// rounding. Checking it (and scales against it: a scale is at most the largest coordinate, for a span of 1) keeps
-/// every score of a decoded index finite.
+/// rounding. Checking every coordinate against it (for int8, each vector's largest code times its scale) keeps every
+/// score of a decoded index finite and no larger than a valid build's.
 const MAX_VALUE: f32 = 2.1;
 
 const F32: u32 = 0;
@@ -141,14 +141,21 @@ impl Store {
                 }
                 let columns = r.take(values)?;
                 let mut codes = vec![0i8; values];
+                let mut largest = vec![0u8; count];
                 // Back to rows a block of vectors at a time, so the rows being written stay in cache.
                 for start in (0..count).step_by(64) {
                     let end = (start + 64).min(count);
                     for i in 0..dim {
                         for n in start..end {
-                            codes[n * dim + i] = columns[i * count + n] as i8;
+                            let c = columns[i * count + n] as i8;
+                            codes[n * dim + i] = c;
+                            largest[n] = largest[n].max(c.unsigned_abs());
                         }
                     }
+                }
+                // Whatever the span, a valid build's largest code times its scale is its largest coordinate.
+                if largest.iter().zip(&scales).any(|(&c, &s)| f32::from(c) * s > MAX_VALUE * 1.01) {
+                    return Err(r.error(format!("a coordinate outside [-{MAX_VALUE}, {MAX_VALUE}]")));
                 }
                 Store::I8 { dim, codes, scales }
             }
@@ -208,6 +215,11 @@ mod tests {
         let mut bytes = Store::new(&[vec![0.1, 0.2]], 2, Some(127)).encode();
         bytes[4..6].copy_from_slice(&half::f16::from_f32(-1.0).to_le_bytes());
         assert!(Store::decode(&bytes, 1, 2).is_err());
+        // A scale allowed for a span of 1 but with a code of 127: a coordinate no build makes.
+        bytes[4..6].copy_from_slice(&half::f16::from_f32(2.0).to_le_bytes());
+        assert!(Store::decode(&bytes, 1, 2).is_err());
+        bytes[6..8].copy_from_slice(&[1, 0]);
+        assert!(Store::decode(&bytes, 1, 2).is_ok());
         let mut bytes = Store::new(&[vec![0.1, 0.2]], 2, None).encode();
         bytes[4..8].copy_from_slice(&f32::NAN.to_le_bytes());
         assert!(Store::decode(&bytes, 1, 2).is_err());

@@ -67,8 +67,8 @@ fn small_params() -> IndexParams {
 #[test]
 fn recall_at_10_beats_095_with_default_params() {
     // Default PCA (256 of the bundled model's 320 dims), int8 codes in -45..=45, graph; against exact fp32 on the
-    // full vectors. On
-    // vectors without a low-dimensional structure PCA costs more recall: see docs/shard-format.md for measurements.
+    // full vectors. On vectors without a low-dimensional structure PCA costs more recall: see docs/shard-format.md
+    // for measurements.
     let all = latent(2100, 320, 40, 11);
     let (vectors, queries) = all.split_at(2000);
     let index = VectorIndex::build(&one_view_each(vectors), &IndexParams::default()).unwrap();

@@ -12,8 +12,12 @@ use crate::wire::{put_string, put_u32, put_u64, ByteReader};
 
 /// First bytes of every shard: a non-ASCII byte, a name, and CR LF / ^Z / LF to catch text-mode mangling.
 pub const MAGIC: [u8; 8] = *b"\x89SLS\r\n\x1a\n";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this build writes; it reads [`OLDEST_READ_VERSION`] to this one.
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format version this build reads. Version 3 only widened what version 2 allowed (int8 codes of any
+/// span up to 127, so larger per-vector scales); a version 2 file is a valid version 3 file, while a version 2 reader
+/// would refuse most version 3 files, which is why the version changed.
+pub const OLDEST_READ_VERSION: u32 = 2;
 /// Most bytes all sections may decompress to together: bounds what any file can make the reader allocate.
 pub const MAX_RAW_TOTAL: u64 = 1 << 30;
 /// Largest shard file [`super::Shard::open`] reads.
@@ -172,8 +176,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Layout> {
         return Err(Error::shard("not a ShopLens shard (bad magic)"));
     }
     let version = r.u32()?;
-    if version != FORMAT_VERSION {
-        return Err(Error::ShardVersion { found: version, supported: FORMAT_VERSION });
+    if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
+        return Err(Error::ShardVersion { found: version, oldest: OLDEST_READ_VERSION, newest: FORMAT_VERSION });
     }
     let header_len = r.u32()? as usize;
     let sections = r.u32()? as usize;
