@@ -22,10 +22,10 @@ ap.add_argument("--eval-data", default="target/eval-data")
 ap.add_argument("--model", default="models/shoplens-effnet-lite0-fp32.onnx")
 a = ap.parse_args()
 
-paths = sorted(glob.glob(f"{a.eval_data}/**/*.jpg", recursive=True) + glob.glob(f"{a.eval_data}/**/*.png", recursive=True)
-               + glob.glob("/usr/share/doc/opencv-doc/examples/data/*.jpg"))
+paths = sorted(glob.glob(f"{a.eval_data}/**/*.jpg", recursive=True) + glob.glob(f"{a.eval_data}/**/*.png", recursive=True))
 if not paths:
     raise SystemExit(f"no photos under {a.eval_data}: run benches/eval/make_eval_set.py first")
+paths = sorted(paths + glob.glob("/usr/share/doc/opencv-doc/examples/data/*.jpg"))
 m = onnx.load(a.model)
 for t in list(m.graph.input) + list(m.graph.output):   # batch of any size
     t.type.tensor_type.shape.dim[0].dim_param = "N"

@@ -171,6 +171,6 @@ fn catalog_vectors_do_not_depend_on_the_side_photographed() {
     println!("catalog ~ mirrored {of_mirror:.4}, ~ EXIF-rotated {of_exif:.4}, ~ plain {to_plain:.4}; plain ~ plain of mirror {plain_of_mirror:.4}");
     assert!(of_mirror > 0.999, "{of_mirror}");
     assert!(plain_of_mirror < 0.99, "the photo should look different mirrored: {plain_of_mirror}");
-    assert!(of_exif >= 0.98, "{of_exif}");
+    assert!(of_exif >= 0.995, "{of_exif}");
     assert!(to_plain > 0.95, "{to_plain}");
 }

@@ -82,7 +82,7 @@ mod tests {
     fn keeps_the_internal_message() {
         let e = ShopLensError::from(Error::UnknownShard("shop-a".into()));
         assert!(matches!(&e, ShopLensError::NotFound(m) if m == "no shard \"shop-a\" is open"), "{e:?}");
-        let e = ShopLensError::from(Error::ShardVersion { found: 9, oldest: 1, newest: 1 });
+        let e = ShopLensError::from(Error::ShardVersion { found: 9, oldest: 2, newest: 3 });
         assert!(matches!(&e, ShopLensError::Shard(m) if m.contains("version 9")), "{e:?}");
     }
 

@@ -16,7 +16,8 @@ pub const MAGIC: [u8; 8] = *b"\x89SLS\r\n\x1a\n";
 pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format version this build reads. Version 3 only widened what version 2 allowed (int8 codes of any
 /// span up to 127, so larger per-vector scales); a version 2 file is a valid version 3 file, while a version 2 reader
-/// would refuse most version 3 files, which is why the version changed.
+/// would refuse some version 3 files (a vector whose largest coordinate exceeds about 0.75 at the default span) as
+/// damaged: the new number makes that a clear version error instead.
 pub const OLDEST_READ_VERSION: u32 = 2;
 /// Most bytes all sections may decompress to together: bounds what any file can make the reader allocate.
 pub const MAX_RAW_TOTAL: u64 = 1 << 30;

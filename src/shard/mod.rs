@@ -23,7 +23,7 @@ pub use writer::{encode_shard, write_shard};
 /// What a shard says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardHeader {
-    /// File format version ([`format::FORMAT_VERSION`]).
+    /// File format version: [`format::OLDEST_READ_VERSION`] to [`format::FORMAT_VERSION`] (what this build writes).
     pub format_version: u32,
     /// Names the shard (e.g. a shop and a region).
     pub shard_id: String,
