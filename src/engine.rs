@@ -113,17 +113,19 @@ impl ShopLens {
     pub fn embed_catalog_photo(&self, bytes: &[u8]) -> Result<Vec<f32>> {
         let photo = Photo::decode(bytes)?;
         let frame = photo.as_frame()?;
-        let spec = self.embedder.input_spec();
+        let spec = self.embedder.input_spec().fit(&frame);
         let mirror = frame.with_mirrored(!frame.mirrored());
-        self.embedder.embed_mean([frame_to_tensor(&frame, spec), frame_to_tensor(&mirror, spec)])
+        self.embedder.embed_mean([frame_to_tensor(&frame, &spec), frame_to_tensor(&mirror, &spec)], &spec)
     }
 
     /// Embeds a camera frame (its crop box, rotation and range applied).
     pub fn embed_frame(&self, frame: &CameraFrame<'_>) -> Result<Embedding> {
         let start = Instant::now();
-        let tensor = frame_to_tensor(frame, self.embedder.input_spec());
+        // The model's square input, or its wide one for 16:9 frames and other wide pictures.
+        let spec = self.embedder.input_spec().fit(frame);
+        let tensor = frame_to_tensor(frame, &spec);
         let preprocess = start.elapsed();
-        let (vector, objects) = self.embedder.embed_tensor_with_objects(tensor)?;
+        let (vector, objects) = self.embedder.embed_input(tensor, &spec)?;
         let embed = start.elapsed() - preprocess;
         Ok(Embedding {
             vector,

@@ -1,7 +1,7 @@
 //! The embedding model: a tract plan optimized once for fixed input facts; tensor in, unit vector out.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -84,6 +84,10 @@ pub struct InputManifest {
     /// Share of the short side kept by the centre crop.
     #[serde(default = "one")]
     pub crop_fraction: f32,
+    /// Long side of a second input shape for wide and tall pictures (a square model only; see
+    /// [`crate::preprocess::WIDE_ASPECT`]). Its plan is optimized on the first such picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wide: Option<u32>,
 }
 
 fn one() -> f32 {
@@ -153,6 +157,14 @@ impl ModelManifest {
         if !(i.crop_fraction > 0.0 && i.crop_fraction <= 1.0) {
             return Err(Error::Manifest(format!("crop_fraction {} is not in (0, 1]", i.crop_fraction)));
         }
+        if let Some(long) = i.wide {
+            if i.width != i.height || long <= i.width || long > 4096 {
+                return Err(Error::Manifest(format!(
+                    "wide {long} needs a square input smaller than it (input {}x{}, at most 4096)",
+                    i.width, i.height
+                )));
+            }
+        }
         Ok(InputSpec {
             width: i.width,
             height: i.height,
@@ -161,6 +173,7 @@ impl ModelManifest {
             mean: i.mean,
             std: i.std,
             crop_fraction: i.crop_fraction,
+            wide: i.wide,
         })
     }
 }
@@ -184,7 +197,13 @@ impl EmbedderOptions {
 
 /// An optimized, runnable model plus its manifest. `Send + Sync`: share one behind an `Arc`.
 pub struct Embedder {
+    /// The plan for the manifest's input shape, optimized and run once at load.
     plan: Arc<TypedSimplePlan>,
+    /// Plans for the wide and the tall input ([`InputManifest::wide`]), optimized on first use: an app whose
+    /// frames are all 4:3 never pays for them (each is a second copy of the packed weights and ~0.2 s to optimize).
+    shaped: [OnceLock<Arc<TypedSimplePlan>>; 2],
+    /// The model file, kept only when the manifest has a wide input, to optimize those plans from.
+    onnx: Option<Arc<[u8]>>,
     /// tract's matrix products run on this pool when there is more than one thread.
     executor: Option<Executor>,
     threads: usize,
@@ -197,6 +216,59 @@ impl std::fmt::Debug for Embedder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Embedder").field("model_id", &self.manifest.model_id).finish()
     }
+}
+
+/// Parses the model, fixes its input to `width` x `height` and optimizes it; checks its outputs against the manifest.
+fn optimize(onnx: &[u8], manifest: &ModelManifest, width: u32, height: u32) -> Result<Arc<TypedSimplePlan>> {
+    let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
+    let inputs = model.input_outlets()?;
+    let input_name = match inputs {
+        [only] => model.node(only.node).name.clone(),
+        _ => return Err(Error::Manifest(format!("the model has {} inputs, ShopLens feeds one", inputs.len()))),
+    };
+    if input_name != manifest.input.name {
+        return Err(Error::Manifest(format!(
+            "the model's input is {input_name:?}, the manifest says {:?}",
+            manifest.input.name
+        )));
+    }
+    let mut outputs = vec![manifest.output.name.as_str()];
+    outputs.extend(manifest.regions.as_ref().map(|r| r.name.as_str()));
+    model
+        .select_outputs_by_name(outputs.iter().copied())
+        .map_err(|_| Error::Manifest(format!("the model lacks one of the outputs {outputs:?}")))?;
+    let (w, h) = (width as usize, height as usize);
+    let shape = match manifest.input.layout.as_str() {
+        "NHWC" => [1, h, w, 3],
+        _ => [1, 3, h, w],
+    };
+    model.set_input_fact(0, f32::fact(shape).into())?;
+    let model = model.into_optimized()?;
+    let out = model.output_fact(0)?;
+    let dims = out.shape.as_concrete().map(|d| d.iter().product::<usize>());
+    if dims != Some(manifest.output.dim as usize) || out.datum_type != f32::datum_type() {
+        return Err(Error::Manifest(format!(
+            "the model's output is {out:?} for a {width}x{height} input, the manifest says {} floats",
+            manifest.output.dim
+        )));
+    }
+    if let Some(r) = &manifest.regions {
+        let out = model.output_fact(1)?;
+        // The manifest's map size is the one at the manifest's input size; a wide input widens the map.
+        let fits = match out.shape.as_concrete() {
+            Some(&[1, c, mh, mw]) if (width, height) == (manifest.input.width, manifest.input.height) => {
+                (c, mh, mw) == (r.channels as usize, r.height as usize, r.width as usize)
+            }
+            Some(&[1, c, mh, mw]) => c == r.channels as usize && mh.min(mw) >= r.window as usize,
+            _ => false,
+        };
+        if !fits || out.datum_type != f32::datum_type() {
+            return Err(Error::Manifest(format!(
+                "the model's region output is {out:?} for a {width}x{height} input, the manifest says {r:?}"
+            )));
+        }
+    }
+    Ok(model.into_runnable()?)
 }
 
 impl Embedder {
@@ -218,46 +290,7 @@ impl Embedder {
                 return Err(Error::Manifest(format!("model sha256 {sha256} does not match the manifest's {expected}")));
             }
         }
-        let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
-        let inputs = model.input_outlets()?;
-        let input_name = match inputs {
-            [only] => model.node(only.node).name.clone(),
-            _ => return Err(Error::Manifest(format!("the model has {} inputs, ShopLens feeds one", inputs.len()))),
-        };
-        if input_name != manifest.input.name {
-            return Err(Error::Manifest(format!(
-                "the model's input is {input_name:?}, the manifest says {:?}",
-                manifest.input.name
-            )));
-        }
-        let mut outputs = vec![manifest.output.name.as_str()];
-        outputs.extend(manifest.regions.as_ref().map(|r| r.name.as_str()));
-        model
-            .select_outputs_by_name(outputs.iter().copied())
-            .map_err(|_| Error::Manifest(format!("the model lacks one of the outputs {outputs:?}")))?;
-        let (w, h) = (spec.width as usize, spec.height as usize);
-        let shape = match spec.layout {
-            Layout::Nchw => [1, 3, h, w],
-            Layout::Nhwc => [1, h, w, 3],
-        };
-        model.set_input_fact(0, f32::fact(shape).into())?;
-        let model = model.into_optimized()?;
-        let out = model.output_fact(0)?;
-        let dims = out.shape.as_concrete().map(|d| d.iter().product::<usize>());
-        if dims != Some(manifest.output.dim as usize) || out.datum_type != f32::datum_type() {
-            return Err(Error::Manifest(format!(
-                "the model's output is {out:?}, the manifest says {} floats",
-                manifest.output.dim
-            )));
-        }
-        if let Some(r) = &manifest.regions {
-            let out = model.output_fact(1)?;
-            let cells = out.shape.as_concrete().map(|d| d.iter().product::<usize>());
-            if cells != Some((r.channels * r.height * r.width) as usize) || out.datum_type != f32::datum_type() {
-                return Err(Error::Manifest(format!("the model's region output is {out:?}, the manifest says {r:?}")));
-            }
-        }
-        let plan = model.into_runnable()?;
+        let plan = optimize(onnx, &manifest, spec.width, spec.height)?;
         let threads = options.resolved_threads();
         let executor = match threads {
             1 => None,
@@ -271,10 +304,12 @@ impl Embedder {
                 Some(Executor::MultiThread(Arc::new(pool)))
             }
         };
-        let embedder = Embedder { plan, executor, threads, manifest, spec, sha256 };
+        let onnx = spec.wide.map(|_| Arc::from(onnx));
+        let shaped = [OnceLock::new(), OnceLock::new()];
+        let embedder = Embedder { plan, shaped, onnx, executor, threads, manifest, spec, sha256 };
         // One run at load: a model that cannot run fails here rather than on the first camera frame, and the first
         // frame does not pay for the plan's first-run allocations and the thread pool's start.
-        embedder.run(vec![0.0; embedder.spec.len()])?;
+        embedder.run(vec![0.0; embedder.spec.len()], &embedder.spec)?;
         Ok(embedder)
     }
 
@@ -284,11 +319,12 @@ impl Embedder {
         Ok(self.embed_tensor_with_objects(tensor)?.0)
     }
 
-    /// The normalized mean of the embeddings of several tensors, for example a photo and its mirror image.
-    pub fn embed_mean(&self, tensors: impl IntoIterator<Item = Vec<f32>>) -> Result<Vec<f32>> {
+    /// The normalized mean of the embeddings of several tensors made for `spec`, for example a photo and its mirror
+    /// image.
+    pub fn embed_mean(&self, tensors: impl IntoIterator<Item = Vec<f32>>, spec: &InputSpec) -> Result<Vec<f32>> {
         let mut sum: Option<Vec<f32>> = None;
         for tensor in tensors {
-            let v = self.embed_tensor(tensor)?;
+            let v = self.embed_input(tensor, spec)?.0;
             match &mut sum {
                 Some(s) => s.iter_mut().zip(&v).for_each(|(a, b)| *a += b),
                 None => sum = Some(v),
@@ -302,30 +338,56 @@ impl Embedder {
     /// Like [`Embedder::embed_tensor`], plus the object vectors when the model has a region output: the strongest
     /// windows of its feature map, pooled and normalized, strongest first (see [`RegionsManifest`]); empty without.
     pub fn embed_tensor_with_objects(&self, tensor: Vec<f32>) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
-        if tensor.len() != self.spec.len() {
-            return Err(Error::Model(format!(
-                "tensor has {} floats, the model wants {}",
-                tensor.len(),
-                self.spec.len()
-            )));
+        self.embed_input(tensor, &self.spec)
+    }
+
+    /// Like [`Embedder::embed_tensor_with_objects`] for a tensor made for `spec`: the input spec itself or its
+    /// wide or tall shape ([`InputSpec::fit`]).
+    pub fn embed_input(&self, tensor: Vec<f32>, spec: &InputSpec) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        if tensor.len() != spec.len() {
+            return Err(Error::Model(format!("tensor has {} floats, the model wants {}", tensor.len(), spec.len())));
         }
-        let outputs = self.run(tensor)?;
+        let outputs = self.run(tensor, spec)?;
         let out = outputs.first().ok_or_else(|| Error::Model("the model gave no output".into()))?;
         let mut v: Vec<f32> = out.to_plain_array_view::<f32>()?.iter().copied().collect();
         normalize(&mut v)?;
         let objects = match (&self.manifest.regions, outputs.get(1)) {
             (Some(r), Some(map)) => {
                 let map = map.to_plain_array_view::<f32>()?;
-                map.as_slice().map(|m| strongest_windows(m, r)).unwrap_or_default()
+                match (map.shape(), map.as_slice()) {
+                    (&[1, _, h, w], Some(m)) => strongest_windows(m, h, w, r),
+                    _ => Vec::new(),
+                }
             }
             _ => Vec::new(),
         };
         Ok((v, objects))
     }
 
-    /// Runs the plan on a tensor of the input's size (checked by the caller).
-    fn run(&self, tensor: Vec<f32>) -> Result<TVec<TValue>> {
-        let (w, h) = (self.spec.width as usize, self.spec.height as usize);
+    /// The plan for a `width` x `height` input: the manifest's, or the wide or tall one, optimized on first use.
+    fn plan_for(&self, width: u32, height: u32) -> Result<&Arc<TypedSimplePlan>> {
+        let base = (self.spec.width, self.spec.height);
+        if (width, height) == base {
+            return Ok(&self.plan);
+        }
+        let (slot, onnx) = match (self.spec.wide, self.onnx.as_deref()) {
+            (Some(long), Some(onnx)) if (width, height) == (long, base.1) => (0, onnx),
+            (Some(long), Some(onnx)) if (width, height) == (base.0, long) => (1, onnx),
+            _ => return Err(Error::Model(format!("the model takes no {width}x{height} input"))),
+        };
+        if let Some(plan) = self.shaped[slot].get() {
+            return Ok(plan);
+        }
+        // Two threads may both optimize the first wide frame; one result is kept, both are the same.
+        let plan = optimize(onnx, &self.manifest, width, height)?;
+        let _ = self.shaped[slot].set(plan);
+        self.shaped[slot].get().ok_or_else(|| Error::Model("the wide plan was not kept".into()))
+    }
+
+    /// Runs the plan for `spec`'s shape on a tensor of its size (checked by the caller).
+    fn run(&self, tensor: Vec<f32>, spec: &InputSpec) -> Result<TVec<TValue>> {
+        let plan = self.plan_for(spec.width, spec.height)?;
+        let (w, h) = (spec.width as usize, spec.height as usize);
         let shape: &[usize] = match self.spec.layout {
             Layout::Nchw => &[1, 3, h, w],
             Layout::Nhwc => &[1, h, w, 3],
@@ -337,9 +399,9 @@ impl Embedder {
             // worker waiting on another pool runs its own pool's queued jobs meanwhile, and a second inference
             // entered that way finds tract's per-thread matmul scratch still borrowed and panics.
             Some(pool) if rayon::current_thread_index().is_none() => {
-                multithread_tract_scope(pool.clone(), || self.plan.run(inputs))?
+                multithread_tract_scope(pool.clone(), || plan.run(inputs))?
             }
-            _ => self.plan.run(inputs)?,
+            _ => plan.run(inputs)?,
         })
     }
 
@@ -371,9 +433,10 @@ impl Embedder {
 
 /// The mean vectors of the `r.windows` windows of `window` x `window` cells of a CHW feature map whose cells are
 /// strongest (highest summed vector length), normalized, strongest first (equals in reading order): where the
-/// object most likely is. Empty if the map is not the manifest's size; all-zero windows are left out.
-pub fn strongest_windows(map: &[f32], r: &RegionsManifest) -> Vec<Vec<f32>> {
-    let (c, h, w, k) = (r.channels as usize, r.height as usize, r.width as usize, r.window as usize);
+/// object most likely is. The map is `height` x `width` cells (the manifest's size, or wider for a wide input);
+/// empty if `map` is not that size; all-zero windows are left out.
+pub fn strongest_windows(map: &[f32], height: usize, width: usize, r: &RegionsManifest) -> Vec<Vec<f32>> {
+    let (c, h, w, k) = (r.channels as usize, height, width, r.window as usize);
     if map.len() != c * h * w || k == 0 || k > h.min(w) {
         return Vec::new();
     }
@@ -448,21 +511,21 @@ mod tests {
         for (y, x) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
             map[y * 5 + x] = 3.0;
         }
-        let v = strongest_windows(&map, &regions(2, 1));
+        let v = strongest_windows(&map, 4, 5, &regions(2, 1));
         assert_eq!(v.len(), 1);
         assert!(v[0][1] > 0.99 && (v[0][0] * v[0][0] + v[0][1] * v[0][1] - 1.0).abs() < 1e-5, "{v:?}");
         // The second strongest is the weaker patch, after the strongest.
-        let v = strongest_windows(&map, &regions(2, 2));
+        let v = strongest_windows(&map, 4, 5, &regions(2, 2));
         assert_eq!(v.len(), 2);
         assert!(v[0][1] > 0.99 && v[1][0] > 0.99, "{v:?}");
         // A one-cell window is the strongest cell alone.
         let whole = RegionsManifest { name: "map".into(), channels: 2, height: 1, width: 2, window: 1, windows: 1 };
-        let v = strongest_windows(&[3.0, 0.0, 4.0, 1.0], &whole);
+        let v = strongest_windows(&[3.0, 0.0, 4.0, 1.0], 1, 2, &whole);
         assert!((v[0][0] - 0.6).abs() < 1e-6 && (v[0][1] - 0.8).abs() < 1e-6, "{v:?}");
         // A map of the wrong size, a window too big, or an all-zero map give no vector.
-        assert!(strongest_windows(&map[..39], &regions(2, 1)).is_empty());
-        assert!(strongest_windows(&map, &regions(5, 1)).is_empty());
-        assert!(strongest_windows(&[0.0; 40], &regions(2, 2)).is_empty());
+        assert!(strongest_windows(&map[..39], 4, 5, &regions(2, 1)).is_empty());
+        assert!(strongest_windows(&map, 4, 5, &regions(5, 1)).is_empty());
+        assert!(strongest_windows(&[0.0; 40], 4, 5, &regions(2, 2)).is_empty());
     }
 
     #[test]

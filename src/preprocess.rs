@@ -21,6 +21,12 @@ pub enum Layout {
     Nhwc,
 }
 
+/// A picture more than this many times wider than tall (or taller than wide) gets the model's wide (or tall) input,
+/// when the model has one. A square window keeps 75 % of a 4:3 picture's width but only 56 % of a 16:9 frame's,
+/// which often cuts the product off; a 4:3 window at the same scale keeps 75 % (measured in docs/benchmarks.md).
+/// 4:3 pictures stay square: the wide input costs about 30 % more inference and did not help them measurably.
+pub const WIDE_ASPECT: f64 = 1.4;
+
 /// What the model wants as input: size, channel order, normalization and crop policy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct InputSpec {
@@ -38,6 +44,9 @@ pub struct InputSpec {
     pub std: [f32; 3],
     /// Share of the region's short side (relative to the model's aspect) kept by the centre crop, in (0, 1].
     pub crop_fraction: f32,
+    /// Long side of the model's wide input, for a square model that also runs on wider (or taller) pictures:
+    /// `wide` x `height` for landscape pictures past [`WIDE_ASPECT`], `width` x `wide` for portrait ones.
+    pub wide: Option<u32>,
 }
 
 impl InputSpec {
@@ -49,6 +58,25 @@ impl InputSpec {
     /// Whether the tensor is empty (never, for a valid spec).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The input for this frame: `self`, or its wide (or tall) shape when the frame's region, turned upright, is
+    /// more than [`WIDE_ASPECT`] times wider (or taller) and the model has a wide input.
+    pub fn fit(&self, frame: &CameraFrame<'_>) -> InputSpec {
+        let mut spec = self.clone();
+        if let Some(long) = self.wide {
+            let region = frame.region();
+            let (mut w, mut h) = (f64::from(region.width), f64::from(region.height));
+            if frame.rotation().swaps_axes() {
+                std::mem::swap(&mut w, &mut h);
+            }
+            if w > h * WIDE_ASPECT {
+                spec.width = long;
+            } else if h > w * WIDE_ASPECT {
+                spec.height = long;
+            }
+        }
+        spec
     }
 }
 
@@ -268,6 +296,7 @@ mod tests {
             mean: [0.0; 3],
             std: [1.0; 3],
             crop_fraction: 1.0,
+            wide: None,
         }
     }
 
@@ -320,6 +349,37 @@ mod tests {
         let f = f.with_crop(CropRect { x: 0, y: 0, width: 2, height: 2 }).unwrap();
         let red: Vec<u8> = frame_to_rgb(&f, 2, 2, 1.0).chunks(3).map(|p| p[0] / 10).collect();
         assert_eq!(red, vec![0, 1, 4, 5]);
+    }
+
+    #[test]
+    fn wide_pictures_get_the_wide_input_upright() {
+        let px = vec![0u8; 16 * 9 * 3];
+        let wide = InputSpec { wide: Some(4), ..spec(3, 3) };
+        let shape = |f: &CameraFrame<'_>| {
+            let s = wide.fit(f);
+            (s.width, s.height)
+        };
+        let landscape = CameraFrame::rgb(16, 9, &px, 48).unwrap();
+        assert_eq!(shape(&landscape), (4, 3));
+        // A landscape sensor frame held in portrait is tall once upright.
+        assert_eq!(shape(&landscape.with_rotation(Rotation::Deg90)), (3, 4));
+        assert_eq!(shape(&landscape.with_rotation(Rotation::Deg180)), (4, 3));
+        // 4:3 stays square; the crop box decides, not the frame.
+        assert_eq!(shape(&landscape.with_crop(CropRect { x: 0, y: 0, width: 12, height: 9 }).unwrap()), (3, 3));
+        assert_eq!(shape(&landscape.with_crop(CropRect { x: 2, y: 0, width: 5, height: 9 }).unwrap()), (3, 4));
+        // Without a wide input every picture gets the model's shape.
+        let s = spec(3, 3).fit(&landscape);
+        assert_eq!((s.width, s.height), (3, 3));
+        // The wide tensor holds the centred 4:3 window at full height: what a crop to columns 2..14 gives.
+        let px: Vec<u8> = (0..16 * 9).flat_map(|i: u32| [(i % 251) as u8, (i / 3) as u8, 7]).collect();
+        let f = CameraFrame::rgb(16, 9, &px, 48).unwrap();
+        let s = wide.fit(&f);
+        let window = f.with_crop(CropRect { x: 2, y: 0, width: 12, height: 9 }).unwrap();
+        assert_eq!(frame_to_tensor(&f, &s), frame_to_tensor(&window, &s));
+        assert_ne!(
+            frame_to_tensor(&f, &s),
+            frame_to_tensor(&f.with_crop(CropRect { x: 0, y: 0, width: 12, height: 9 }).unwrap(), &s)
+        );
     }
 
     #[test]

@@ -29,7 +29,16 @@ fn spec() -> InputSpec {
         mean: [0.0; 3],
         std: [1.0; 3],
         crop_fraction: 0.875,
+        wide: None,
     }
+}
+
+/// A wide-capable square model's input for this frame converts too: square, wide or tall, never another shape.
+fn check_fitted(frame: &CameraFrame<'_>) {
+    let square = InputSpec { width: 12, height: 12, wide: Some(16), ..spec() };
+    let s = square.fit(frame);
+    assert!(matches!((s.width, s.height), (12, 12) | (16, 12) | (12, 16)), "{s:?}");
+    assert_eq!(frame_to_tensor(frame, &s).len(), s.len());
 }
 
 #[test]
@@ -66,6 +75,7 @@ fn random_frames_validate_or_fail_cleanly() {
         match result {
             Ok(frame) => {
                 assert_eq!(frame_to_tensor(&frame, &spec()).len(), 3 * 16 * 12);
+                check_fitted(&frame);
                 ok += 1;
             }
             Err(Error::InvalidFrame(_)) => rejected += 1,

@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(rotation) = Rotation::from_degrees(90 * data[35] as i32) else { return };
     let frame = frame.with_rotation(rotation).with_mirrored(data[36] & 1 == 1);
     let frame = if data[37] & 1 == 1 { frame.with_crop(crop).unwrap_or(frame) } else { frame };
-    let spec = InputSpec { width: 8, height: 8, layout: Layout::Nchw, bgr: false, mean: [0.0; 3], std: [1.0; 3], crop_fraction: 1.0 };
-    assert_eq!(frame_to_tensor(&frame, &spec).len(), 192);
+    let spec = InputSpec { width: 8, height: 8, layout: Layout::Nchw, bgr: false, mean: [0.0; 3], std: [1.0; 3], crop_fraction: 1.0, wide: Some(10) };
+    let spec = if data[38] & 1 == 1 { spec.fit(&frame) } else { spec };
+    assert_eq!(frame_to_tensor(&frame, &spec).len(), spec.len());
 });

@@ -803,6 +803,7 @@ def sha256(path):
 
 REGIONS_OUTPUT = "last_block"   # the feature map the embedding average-pools
 REGION_WINDOW = 3               # side of the window the SDK pools into the object vector
+WIDE_SIDE = 288                 # long side of the SDK's input for 16:9 frames and other wide pictures (7 x 9 map)
 
 
 def write_manifest(out_dir, name, model_id, dim):
@@ -813,7 +814,8 @@ def write_manifest(out_dir, name, model_id, dim):
         "file": onnx_file,
         "sha256": sha256(os.path.join(out_dir, onnx_file)),
         "input": {"name": "input", "layout": "NCHW", "width": INPUT_SIZE, "height": INPUT_SIZE, "color": "RGB",
-                  "mean": [MEAN] * 3, "std": [STD] * 3, "crop_fraction": CROP_FRACTION},
+                  "mean": [MEAN] * 3, "std": [STD] * 3, "crop_fraction": CROP_FRACTION,
+                  "wide": WIDE_SIDE},
         "output": {"name": "embedding", "dim": dim},
         "regions": {"name": REGIONS_OUTPUT, "channels": dim, "height": 7, "width": 7, "window": REGION_WINDOW},
     }

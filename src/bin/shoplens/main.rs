@@ -35,7 +35,8 @@ enum Command {
         /// Print a JSON array.
         #[arg(long)]
         json: bool,
-        /// Also write the model's input tensor to this file (little-endian f32, the manifest's layout).
+        /// Also write the model's input tensor to this file (little-endian f32, the manifest's layout) and its shape
+        /// (`1 3 H W` or `1 H W 3`: square, or wide for a wide picture) to the same path plus `.shape`.
         #[arg(long)]
         dump_tensor: Option<PathBuf>,
     },
@@ -109,9 +110,18 @@ fn run(cli: Cli) -> Result<(), Error> {
                 (None, None) => return Err(Error::InvalidArgument("--frame needs --size".into())),
             };
             if let Some(path) = dump_tensor {
-                let tensor = shoplens::preprocess::frame_to_tensor(&frame, engine.embedder().input_spec());
+                // The tensor the model runs (square, or wide for a wide picture), and its shape beside it.
+                let spec = engine.embedder().input_spec().fit(&frame);
+                let tensor = shoplens::preprocess::frame_to_tensor(&frame, &spec);
                 let raw: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
                 std::fs::write(&path, raw).map_err(|e| Error::io(&path, e))?;
+                let (w, h) = (spec.width, spec.height);
+                let shape = match spec.layout {
+                    shoplens::preprocess::Layout::Nchw => format!("1 3 {h} {w}\n"),
+                    shoplens::preprocess::Layout::Nhwc => format!("1 {h} {w} 3\n"),
+                };
+                let shape_path = PathBuf::from(format!("{}.shape", path.display()));
+                std::fs::write(&shape_path, shape).map_err(|e| Error::io(&shape_path, e))?;
             }
             let embedding = engine.embed_frame(&frame)?;
             if json {
