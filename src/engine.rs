@@ -113,7 +113,7 @@ impl ShopLens {
     pub fn embed_catalog_photo(&self, bytes: &[u8]) -> Result<Vec<f32>> {
         let photo = Photo::decode(bytes)?;
         let frame = photo.as_frame()?;
-        let spec = self.embedder.input_spec().fit(&frame);
+        let spec = self.embedder.fit(&frame);
         let mirror = frame.with_mirrored(!frame.mirrored());
         self.embedder.embed_mean([frame_to_tensor(&frame, &spec), frame_to_tensor(&mirror, &spec)], &spec)
     }
@@ -122,7 +122,7 @@ impl ShopLens {
     pub fn embed_frame(&self, frame: &CameraFrame<'_>) -> Result<Embedding> {
         let start = Instant::now();
         // The model's square input, or its wide one for 16:9 frames and other wide pictures.
-        let spec = self.embedder.input_spec().fit(frame);
+        let spec = self.embedder.fit(frame);
         let tensor = frame_to_tensor(frame, &spec);
         let preprocess = start.elapsed();
         let (vector, objects) = self.embedder.embed_input(tensor, &spec)?;

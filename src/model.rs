@@ -1,4 +1,4 @@
-//! The embedding model: a tract plan optimized once for fixed input facts; tensor in, unit vector out.
+//! The embedding model: a tract plan optimized once per input shape (fixed input facts); tensor in, unit vector out.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -9,7 +9,8 @@ use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::preprocess::{InputSpec, Layout};
+use crate::frame::CameraFrame;
+use crate::preprocess::{InputSpec, Layout, WIDE_ASPECT};
 
 /// The manifest format this build reads.
 pub const MANIFEST_FORMAT: &str = "shoplens-model";
@@ -47,9 +48,9 @@ pub struct RegionsManifest {
     pub name: String,
     /// Channels: the embedding dimension.
     pub channels: u32,
-    /// Map height in cells.
+    /// Map height in cells, at the manifest's input size (a wide input widens the map).
     pub height: u32,
-    /// Map width in cells.
+    /// Map width in cells, at the manifest's input size.
     pub width: u32,
     /// Side of the pooled window, in cells.
     pub window: u32,
@@ -158,9 +159,10 @@ impl ModelManifest {
             return Err(Error::Manifest(format!("crop_fraction {} is not in (0, 1]", i.crop_fraction)));
         }
         if let Some(long) = i.wide {
-            if i.width != i.height || long <= i.width || long > 4096 {
+            // Past WIDE_ASPECT a picture would be cut top and bottom at a smaller scale than the square input's.
+            if i.width != i.height || long <= i.width || f64::from(long) > f64::from(i.width) * WIDE_ASPECT {
                 return Err(Error::Manifest(format!(
-                    "wide {long} needs a square input smaller than it (input {}x{}, at most 4096)",
+                    "wide {long} needs a square input, wider than it by at most {WIDE_ASPECT}x (input {}x{})",
                     i.width, i.height
                 )));
             }
@@ -200,8 +202,9 @@ pub struct Embedder {
     /// The plan for the manifest's input shape, optimized and run once at load.
     plan: Arc<TypedSimplePlan>,
     /// Plans for the wide and the tall input ([`InputManifest::wide`]), optimized on first use: an app whose
-    /// frames are all 4:3 never pays for them (each is a second copy of the packed weights and ~0.2 s to optimize).
-    shaped: [OnceLock<Arc<TypedSimplePlan>>; 2],
+    /// frames are all 4:3 never pays for them (each is a second copy of the packed weights and ~0.25 s to optimize).
+    /// A failure is kept too, so a model that cannot run wide is tried once and its pictures then go square.
+    shaped: [OnceLock<std::result::Result<Arc<TypedSimplePlan>, String>>; 2],
     /// The model file, kept only when the manifest has a wide input, to optimize those plans from.
     onnx: Option<Arc<[u8]>>,
     /// tract's matrix products run on this pool when there is more than one thread.
@@ -264,7 +267,7 @@ fn optimize(onnx: &[u8], manifest: &ModelManifest, width: u32, height: u32) -> R
         };
         if !fits || out.datum_type != f32::datum_type() {
             return Err(Error::Manifest(format!(
-                "the model's region output is {out:?} for a {width}x{height} input, the manifest says {r:?}"
+                "the model's region output is {out:?} for a {width}x{height} input; the manifest says {r:?} (NCHW, batch 1)"
             )));
         }
     }
@@ -313,8 +316,9 @@ impl Embedder {
         Ok(embedder)
     }
 
-    /// Runs the model on a tensor made by [`crate::preprocess::frame_to_tensor`] for [`Embedder::input_spec`].
-    /// Returns the L2-normalized embedding.
+    /// Runs the model on a tensor made by [`crate::preprocess::frame_to_tensor`] for [`Embedder::input_spec`] (the
+    /// square input). Returns the L2-normalized embedding. For a frame, [`Embedder::fit`] and
+    /// [`Embedder::embed_input`] give the shape the SDK uses, wide for wide pictures.
     pub fn embed_tensor(&self, tensor: Vec<f32>) -> Result<Vec<f32>> {
         Ok(self.embed_tensor_with_objects(tensor)?.0)
     }
@@ -342,7 +346,7 @@ impl Embedder {
     }
 
     /// Like [`Embedder::embed_tensor_with_objects`] for a tensor made for `spec`: the input spec itself or its
-    /// wide or tall shape ([`InputSpec::fit`]).
+    /// wide or tall shape ([`Embedder::fit`]).
     pub fn embed_input(&self, tensor: Vec<f32>, spec: &InputSpec) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         if tensor.len() != spec.len() {
             return Err(Error::Model(format!("tensor has {} floats, the model wants {}", tensor.len(), spec.len())));
@@ -364,6 +368,17 @@ impl Embedder {
         Ok((v, objects))
     }
 
+    /// The input this frame runs as: [`InputSpec::fit`], or the square input when the model cannot run the wide
+    /// or tall shape (a model with a fixed-size pooling or reshape; logged once). Optimizes that shape's plan on its
+    /// first use, so the first wide frame waits for it.
+    pub fn fit(&self, frame: &CameraFrame<'_>) -> InputSpec {
+        let spec = self.spec.fit(frame);
+        match self.plan_for(spec.width, spec.height) {
+            Ok(_) => spec,
+            Err(_) => self.spec.clone(),
+        }
+    }
+
     /// The plan for a `width` x `height` input: the manifest's, or the wide or tall one, optimized on first use.
     fn plan_for(&self, width: u32, height: u32) -> Result<&Arc<TypedSimplePlan>> {
         let base = (self.spec.width, self.spec.height);
@@ -375,13 +390,14 @@ impl Embedder {
             (Some(long), Some(onnx)) if (width, height) == (base.0, long) => (1, onnx),
             _ => return Err(Error::Model(format!("the model takes no {width}x{height} input"))),
         };
-        if let Some(plan) = self.shaped[slot].get() {
-            return Ok(plan);
-        }
-        // Two threads may both optimize the first wide frame; one result is kept, both are the same.
-        let plan = optimize(onnx, &self.manifest, width, height)?;
-        let _ = self.shaped[slot].set(plan);
-        self.shaped[slot].get().ok_or_else(|| Error::Model("the wide plan was not kept".into()))
+        // One thread optimizes; others asking meanwhile wait for it rather than optimizing the same plan again.
+        let plan = self.shaped[slot].get_or_init(|| {
+            optimize(onnx, &self.manifest, width, height).map_err(|e| {
+                log::warn!("{}: no {width}x{height} plan, wide pictures run square: {e}", self.manifest.model_id);
+                e.to_string()
+            })
+        });
+        plan.as_ref().map_err(|e| Error::Model(e.clone()))
     }
 
     /// Runs the plan for `spec`'s shape on a tensor of its size (checked by the caller).
@@ -566,6 +582,24 @@ mod tests {
             assert!(matches!(ModelManifest::from_json(&json), Err(Error::Manifest(_))), "{to}");
         }
         assert!(matches!(ModelManifest::from_json("{"), Err(Error::Json(_))));
+    }
+
+    #[test]
+    fn wide_input_must_widen_a_square_input_moderately() {
+        let with = |wide: &str, height: u32| {
+            let json = MANIFEST
+                .replace("\"std\": [128, 128, 128]", &format!("\"std\": [128, 128, 128], \"wide\": {wide}"))
+                .replace("\"height\": 224", &format!("\"height\": {height}"));
+            ModelManifest::from_json(&json).map(|m| m.input_spec().unwrap().wide)
+        };
+        assert_eq!(with("288", 224).unwrap(), Some(288));
+        assert_eq!(with("313", 224).unwrap(), Some(313));
+        // Not wider, too much wider (a picture past WIDE_ASPECT would be cut at a smaller scale), not square.
+        for (wide, height) in [("224", 224), ("200", 224), ("314", 224), ("4096", 224), ("288", 200)] {
+            assert!(matches!(with(wide, height), Err(Error::Manifest(_))), "{wide} {height}");
+        }
+        assert!(matches!(with("-1", 224), Err(Error::Json(_))));
+        assert_eq!(ModelManifest::from_json(MANIFEST).unwrap().input_spec().unwrap().wide, None);
     }
 
     #[test]

@@ -23,8 +23,9 @@ pub enum Layout {
 
 /// A picture more than this many times wider than tall (or taller than wide) gets the model's wide (or tall) input,
 /// when the model has one. A square window keeps 75 % of a 4:3 picture's width but only 56 % of a 16:9 frame's,
-/// which often cuts the product off; a 4:3 window at the same scale keeps 75 % (measured in docs/benchmarks.md).
-/// 4:3 pictures stay square: the wide input costs about 30 % more inference and did not help them measurably.
+/// which often cuts the product off; the wide input's 9:7 window (288x224 for a 224 model) at the same scale keeps
+/// 72 % (measured in docs/benchmarks.md). 4:3 pictures stay square: the wide input costs about 20 % more inference
+/// (29 % more pixels) and did not help them measurably.
 pub const WIDE_ASPECT: f64 = 1.4;
 
 /// What the model wants as input: size, channel order, normalization and crop policy.
@@ -370,7 +371,7 @@ mod tests {
         // Without a wide input every picture gets the model's shape.
         let s = spec(3, 3).fit(&landscape);
         assert_eq!((s.width, s.height), (3, 3));
-        // The wide tensor holds the centred 4:3 window at full height: what a crop to columns 2..14 gives.
+        // The wide tensor holds the centred 4:3 window (4 x 3 here) at full height: what a crop to columns 2..14 gives.
         let px: Vec<u8> = (0..16 * 9).flat_map(|i: u32| [(i % 251) as u8, (i / 3) as u8, 7]).collect();
         let f = CameraFrame::rgb(16, 9, &px, 48).unwrap();
         let s = wide.fit(&f);

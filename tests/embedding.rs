@@ -132,8 +132,6 @@ fn embeds_from_inside_a_rayon_pool() {
     assert!(all.iter().all(|v| *v == alone));
 }
 
-/// The bundled models give an object vector (their feature map's strongest window), and for a product photographed
-/// small in a cluttered scene it is closer to the product's catalog photo than the whole-photo embedding is.
 /// The object vector finds a small product in a cluttered scene better than the whole photo's vector does, against
 /// the sample catalog's 30 products as the catalog stores them.
 #[test]
@@ -194,7 +192,7 @@ fn catalog_vectors_do_not_depend_on_the_side_photographed() {
     assert!(to_plain > 0.95, "{to_plain}");
 }
 
-/// 16:9 frames and 3:2 photos run the model's wide input: the centred 4:3 window (75 % of a 16:9 frame's width where
+/// 16:9 frames and 3:2 photos run the model's wide input: the centred 9:7 window (72 % of a 16:9 frame's width where
 /// the square keeps 56 %) through a second plan, whose 7 x 9 feature map gives the object vector. What that buys in
 /// retrieval is measured by `shoplens eval` (docs/benchmarks.md).
 #[test]
@@ -215,4 +213,27 @@ fn wide_pictures_run_the_wide_input() {
     assert!((object.iter().map(|x| x * x).sum::<f32>().sqrt() - 1.0).abs() < 1e-4);
     // A tensor of another shape is refused, not run.
     assert!(engine.embedder().embed_input(vec![0.0; 3 * 288 * 288], &InputSpec { height: 288, ..wide_spec }).is_err());
+}
+
+/// A portrait picture from a landscape sensor (rotation 90) is tall once upright: the tall plan, optimized once even
+/// when several threads meet their first tall frame together, and it agrees with the same picture given upright.
+#[test]
+fn portrait_frames_run_the_tall_input_once() {
+    let engine = engine("int8");
+    let (px, w, h) = rgb("coffee.jpg");
+    // The upright picture is the photo turned on its side (h x w, portrait); the sensor holds it turned back.
+    let portrait = rotate_ccw(&px, w, h);
+    let upright = CameraFrame::rgb(h, w, &portrait, 3 * h as usize).unwrap();
+    let sensor = encode_nv21(&rotate_ccw(&portrait, h, w), w, h).unwrap();
+    let frame = nv21_frame(&sensor, w, h).with_rotation(Rotation::Deg90);
+    let spec = engine.embedder().input_spec();
+    assert_eq!((spec.fit(&frame).width, spec.fit(&frame).height), (224, 288));
+    assert_eq!((spec.fit(&upright).width, spec.fit(&upright).height), (224, 288));
+    let runs: Vec<Vec<f32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| engine.embed_frame(&frame).unwrap().vector)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(runs.iter().all(|v| *v == runs[0]));
+    let c = cosine(&runs[0], &engine.embed_frame(&upright).unwrap().vector);
+    assert!(c >= 0.98, "{c}");
 }

@@ -34,11 +34,17 @@ fn spec() -> InputSpec {
 }
 
 /// A wide-capable square model's input for this frame converts too: square, wide or tall, never another shape.
-fn check_fitted(frame: &CameraFrame<'_>) {
+/// Returns which: 0 square, 1 wide, 2 tall.
+fn check_fitted(frame: &CameraFrame<'_>) -> usize {
     let square = InputSpec { width: 12, height: 12, wide: Some(16), ..spec() };
     let s = square.fit(frame);
-    assert!(matches!((s.width, s.height), (12, 12) | (16, 12) | (12, 16)), "{s:?}");
     assert_eq!(frame_to_tensor(frame, &s).len(), s.len());
+    match (s.width, s.height) {
+        (12, 12) => 0,
+        (16, 12) => 1,
+        (12, 16) => 2,
+        other => panic!("fit gave {other:?}"),
+    }
 }
 
 #[test]
@@ -48,6 +54,7 @@ fn random_frames_validate_or_fail_cleanly() {
     let formats =
         [PixelFormat::Nv21, PixelFormat::Nv12, PixelFormat::I420, PixelFormat::Rgba8888, PixelFormat::Bgra8888];
     let (mut ok, mut rejected) = (0, 0);
+    let mut shapes = [0usize; 3];
     for _ in 0..4000 {
         let format = formats[rng.below(5) as usize];
         let (w, h) = (rng.below(140) as u32, rng.below(140) as u32);
@@ -75,15 +82,16 @@ fn random_frames_validate_or_fail_cleanly() {
         match result {
             Ok(frame) => {
                 assert_eq!(frame_to_tensor(&frame, &spec()).len(), 3 * 16 * 12);
-                check_fitted(&frame);
+                shapes[check_fitted(&frame)] += 1;
                 ok += 1;
             }
             Err(Error::InvalidFrame(_)) => rejected += 1,
             Err(other) => panic!("unexpected error kind: {other}"),
         }
     }
-    // Both outcomes must be common, or the generator tests nothing.
+    // Both outcomes must be common, or the generator tests nothing; so must square, wide and tall inputs.
     assert!(ok > 400 && rejected > 400, "ok {ok}, rejected {rejected}");
+    assert!(shapes.iter().all(|&n| n > 50), "square, wide, tall: {shapes:?}");
 }
 
 #[test]

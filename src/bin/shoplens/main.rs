@@ -111,7 +111,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             };
             if let Some(path) = dump_tensor {
                 // The tensor the model runs (square, or wide for a wide picture), and its shape beside it.
-                let spec = engine.embedder().input_spec().fit(&frame);
+                let spec = engine.embedder().fit(&frame);
                 let tensor = shoplens::preprocess::frame_to_tensor(&frame, &spec);
                 let raw: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
                 std::fs::write(&path, raw).map_err(|e| Error::io(&path, e))?;
@@ -120,7 +120,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                     shoplens::preprocess::Layout::Nchw => format!("1 3 {h} {w}\n"),
                     shoplens::preprocess::Layout::Nhwc => format!("1 {h} {w} 3\n"),
                 };
-                let shape_path = PathBuf::from(format!("{}.shape", path.display()));
+                let mut shape_path = path.clone().into_os_string();
+                shape_path.push(".shape");
+                let shape_path = PathBuf::from(shape_path);
                 std::fs::write(&shape_path, shape).map_err(|e| Error::io(&shape_path, e))?;
             }
             let embedding = engine.embed_frame(&frame)?;
