@@ -1,6 +1,8 @@
 //! The embedding model: a tract plan optimized once per input shape (fixed input facts); tensor in, unit vector out.
 
+use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
@@ -202,11 +204,14 @@ pub struct Embedder {
     /// The plan for the manifest's input shape, optimized and run once at load.
     plan: Arc<TypedSimplePlan>,
     /// Plans for the wide and the tall input ([`InputManifest::wide`]), optimized on first use: an app whose
-    /// frames are all 4:3 never pays for them (each is a second copy of the packed weights and ~0.25 s to optimize).
+    /// frames are all 4:3 never builds them (each is a second copy of the packed weights and ~0.25 s to optimize).
     /// A failure is kept too, so a model that cannot run wide is tried once and its pictures then go square.
     shaped: [OnceLock<std::result::Result<Arc<TypedSimplePlan>, String>>; 2],
-    /// The model file, kept only when the manifest has a wide input, to optimize those plans from.
+    /// The model file, kept only when the manifest has a wide input, to optimize those plans from (its ~3 MB stay in
+    /// memory even if no wide picture comes).
     onnx: Option<Arc<[u8]>>,
+    /// Whether a failed wide or tall plan has been logged.
+    wide_warned: AtomicBool,
     /// tract's matrix products run on this pool when there is more than one thread.
     executor: Option<Executor>,
     threads: usize,
@@ -309,7 +314,17 @@ impl Embedder {
         };
         let onnx = spec.wide.map(|_| Arc::from(onnx));
         let shaped = [OnceLock::new(), OnceLock::new()];
-        let embedder = Embedder { plan, shaped, onnx, executor, threads, manifest, spec, sha256 };
+        let embedder = Embedder {
+            plan,
+            shaped,
+            onnx,
+            wide_warned: AtomicBool::new(false),
+            executor,
+            threads,
+            manifest,
+            spec,
+            sha256,
+        };
         // One run at load: a model that cannot run fails here rather than on the first camera frame, and the first
         // frame does not pay for the plan's first-run allocations and the thread pool's start.
         embedder.run(vec![0.0; embedder.spec.len()], &embedder.spec)?;
@@ -390,13 +405,23 @@ impl Embedder {
             (Some(long), Some(onnx)) if (width, height) == (base.0, long) => (1, onnx),
             _ => return Err(Error::Model(format!("the model takes no {width}x{height} input"))),
         };
-        // One thread optimizes; others asking meanwhile wait for it rather than optimizing the same plan again.
+        // One thread optimizes; others asking meanwhile wait for it rather than optimizing the same plan again. A
+        // panic inside tract is kept as a failure too, so it is met once, not on every wide frame.
         let plan = self.shaped[slot].get_or_init(|| {
-            optimize(onnx, &self.manifest, width, height).map_err(|e| {
-                log::warn!("{}: no {width}x{height} plan, wide pictures run square: {e}", self.manifest.model_id);
-                e.to_string()
-            })
+            let optimized =
+                std::panic::catch_unwind(AssertUnwindSafe(|| optimize(onnx, &self.manifest, width, height)));
+            match optimized {
+                Ok(Ok(plan)) => Ok(plan),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("tract panicked while optimizing".into()),
+            }
         });
+        // Logged outside the cell's initializer: an app's log callback may call back into the SDK.
+        if let Err(e) = plan {
+            if !self.wide_warned.swap(true, Ordering::Relaxed) {
+                log::warn!("{}: no {width}x{height} plan, wide pictures run square: {e}", self.manifest.model_id);
+            }
+        }
         plan.as_ref().map_err(|e| Error::Model(e.clone()))
     }
 

@@ -66,7 +66,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     let cropped = frame.with_crop(CropRect { x: 660, y: 240, width: 600, height: 600 })?;
     // The model's square input, and the wide one the SDK feeds a 16:9 frame (when the model has one).
     let tensor = frame_to_tensor(&cropped, &spec);
-    let wide_spec = spec.fit(&frame);
+    let wide_spec = engine.embedder().fit(&frame);
 
     // What the first camera frame after load waits for, before any other timed run.
     let start = Instant::now();
