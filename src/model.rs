@@ -226,8 +226,8 @@ impl std::fmt::Debug for Embedder {
     }
 }
 
-/// Parses the model, fixes its input to `width` x `height` and optimizes it; checks its outputs against the manifest.
-fn optimize(onnx: &[u8], manifest: &ModelManifest, width: u32, height: u32) -> Result<Arc<TypedSimplePlan>> {
+/// Parses the model, fixes its input to `spec`'s shape and optimizes it; checks its outputs against the manifest.
+fn optimize(onnx: &[u8], manifest: &ModelManifest, spec: &InputSpec) -> Result<Arc<TypedSimplePlan>> {
     let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
     let inputs = model.input_outlets()?;
     let input_name = match inputs {
@@ -245,12 +245,8 @@ fn optimize(onnx: &[u8], manifest: &ModelManifest, width: u32, height: u32) -> R
     model
         .select_outputs_by_name(outputs.iter().copied())
         .map_err(|_| Error::Manifest(format!("the model lacks one of the outputs {outputs:?}")))?;
-    let (w, h) = (width as usize, height as usize);
-    let shape = match manifest.input.layout.as_str() {
-        "NHWC" => [1, h, w, 3],
-        _ => [1, 3, h, w],
-    };
-    model.set_input_fact(0, f32::fact(shape).into())?;
+    let (width, height) = (spec.width, spec.height);
+    model.set_input_fact(0, f32::fact(spec.shape()).into())?;
     let model = model.into_optimized()?;
     let out = model.output_fact(0)?;
     let dims = out.shape.as_concrete().map(|d| d.iter().product::<usize>());
@@ -298,7 +294,7 @@ impl Embedder {
                 return Err(Error::Manifest(format!("model sha256 {sha256} does not match the manifest's {expected}")));
             }
         }
-        let plan = optimize(onnx, &manifest, spec.width, spec.height)?;
+        let plan = optimize(onnx, &manifest, &spec)?;
         let threads = options.resolved_threads();
         let executor = match threads {
             1 => None,
@@ -405,11 +401,11 @@ impl Embedder {
             (Some(long), Some(onnx)) if (width, height) == (base.0, long) => (1, onnx),
             _ => return Err(Error::Model(format!("the model takes no {width}x{height} input"))),
         };
+        let shaped = InputSpec { width, height, ..self.spec.clone() };
         // One thread optimizes; others asking meanwhile wait for it rather than optimizing the same plan again. A
         // panic inside tract is kept as a failure too, so it is met once, not on every wide frame.
         let plan = self.shaped[slot].get_or_init(|| {
-            let optimized =
-                std::panic::catch_unwind(AssertUnwindSafe(|| optimize(onnx, &self.manifest, width, height)));
+            let optimized = std::panic::catch_unwind(AssertUnwindSafe(|| optimize(onnx, &self.manifest, &shaped)));
             match optimized {
                 Ok(Ok(plan)) => Ok(plan),
                 Ok(Err(e)) => Err(e.to_string()),
@@ -428,12 +424,9 @@ impl Embedder {
     /// Runs the plan for `spec`'s shape on a tensor of its size (checked by the caller).
     fn run(&self, tensor: Vec<f32>, spec: &InputSpec) -> Result<TVec<TValue>> {
         let plan = self.plan_for(spec.width, spec.height)?;
-        let (w, h) = (spec.width as usize, spec.height as usize);
-        let shape: &[usize] = match self.spec.layout {
-            Layout::Nchw => &[1, 3, h, w],
-            Layout::Nhwc => &[1, h, w, 3],
-        };
-        let input = tract_ndarray::ArrayD::from_shape_vec(shape, tensor).map_err(|e| Error::Model(e.to_string()))?;
+        let shape = InputSpec { layout: self.spec.layout, ..spec.clone() }.shape();
+        let input =
+            tract_ndarray::ArrayD::from_shape_vec(&shape[..], tensor).map_err(|e| Error::Model(e.to_string()))?;
         let inputs = tvec!(Tensor::from(input).into());
         Ok(match &self.executor {
             // From inside a rayon pool (a caller's par_iter, like the shard builder) stay on this thread: a rayon

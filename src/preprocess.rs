@@ -56,6 +56,15 @@ impl InputSpec {
         3 * self.width as usize * self.height as usize
     }
 
+    /// The tensor's shape in its layout, batch 1: `[1, 3, height, width]` or `[1, height, width, 3]`.
+    pub fn shape(&self) -> [usize; 4] {
+        let (w, h) = (self.width as usize, self.height as usize);
+        match self.layout {
+            Layout::Nchw => [1, 3, h, w],
+            Layout::Nhwc => [1, h, w, 3],
+        }
+    }
+
     /// Whether the tensor is empty (never, for a valid spec).
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -115,11 +115,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 let tensor = shoplens::preprocess::frame_to_tensor(&frame, &spec);
                 let raw: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
                 std::fs::write(&path, raw).map_err(|e| Error::io(&path, e))?;
-                let (w, h) = (spec.width, spec.height);
-                let shape = match spec.layout {
-                    shoplens::preprocess::Layout::Nchw => format!("1 3 {h} {w}\n"),
-                    shoplens::preprocess::Layout::Nhwc => format!("1 {h} {w} 3\n"),
-                };
+                let shape = spec.shape().map(|d| d.to_string()).join(" ") + "\n";
                 let mut shape_path = path.clone().into_os_string();
                 shape_path.push(".shape");
                 let shape_path = PathBuf::from(shape_path);
