@@ -10,6 +10,8 @@ use sha2::{Digest, Sha256};
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 
+mod depthwise;
+
 use crate::error::{Error, Result};
 use crate::frame::CameraFrame;
 use crate::preprocess::{InputSpec, Layout, WIDE_ASPECT};
@@ -187,6 +189,9 @@ impl ModelManifest {
 pub struct EmbedderOptions {
     /// Threads for inference; 0 picks the number of cores, at most 4 (more rarely helps a phone's big cores).
     pub threads: usize,
+    /// Run depthwise convolutions with tract's own kernel instead of ShopLens's (`model/depthwise.rs`, faster
+    /// here): for comparing the two on a device (`shoplens bench` reports both).
+    pub tract_depthwise: bool,
 }
 
 impl EmbedderOptions {
@@ -215,6 +220,7 @@ pub struct Embedder {
     /// tract's matrix products run on this pool when there is more than one thread.
     executor: Option<Executor>,
     threads: usize,
+    options: EmbedderOptions,
     manifest: ModelManifest,
     spec: InputSpec,
     sha256: String,
@@ -227,7 +233,12 @@ impl std::fmt::Debug for Embedder {
 }
 
 /// Parses the model, fixes its input to `spec`'s shape and optimizes it; checks its outputs against the manifest.
-fn optimize(onnx: &[u8], manifest: &ModelManifest, spec: &InputSpec) -> Result<Arc<TypedSimplePlan>> {
+fn optimize(
+    onnx: &[u8],
+    manifest: &ModelManifest,
+    spec: &InputSpec,
+    options: &EmbedderOptions,
+) -> Result<Arc<TypedSimplePlan>> {
     let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
     let inputs = model.input_outlets()?;
     let input_name = match inputs {
@@ -247,6 +258,10 @@ fn optimize(onnx: &[u8], manifest: &ModelManifest, spec: &InputSpec) -> Result<A
         .map_err(|_| Error::Manifest(format!("the model lacks one of the outputs {outputs:?}")))?;
     let (width, height) = (spec.width, spec.height);
     model.set_input_fact(0, f32::fact(spec.shape()).into())?;
+    let mut model = model.into_typed()?.into_decluttered()?;
+    if !options.tract_depthwise {
+        depthwise::fuse(&mut model)?;
+    }
     let model = model.into_optimized()?;
     let out = model.output_fact(0)?;
     let dims = out.shape.as_concrete().map(|d| d.iter().product::<usize>());
@@ -294,7 +309,7 @@ impl Embedder {
                 return Err(Error::Manifest(format!("model sha256 {sha256} does not match the manifest's {expected}")));
             }
         }
-        let plan = optimize(onnx, &manifest, &spec)?;
+        let plan = optimize(onnx, &manifest, &spec, &options)?;
         let threads = options.resolved_threads();
         let executor = match threads {
             1 => None,
@@ -317,6 +332,7 @@ impl Embedder {
             wide_warned: AtomicBool::new(false),
             executor,
             threads,
+            options,
             manifest,
             spec,
             sha256,
@@ -405,7 +421,8 @@ impl Embedder {
         // One thread optimizes; others asking meanwhile wait for it rather than optimizing the same plan again. A
         // panic inside tract is kept as a failure too, so it is met once, not on every wide frame.
         let plan = self.shaped[slot].get_or_init(|| {
-            let optimized = std::panic::catch_unwind(AssertUnwindSafe(|| optimize(onnx, &self.manifest, &shaped)));
+            let optimized =
+                std::panic::catch_unwind(AssertUnwindSafe(|| optimize(onnx, &self.manifest, &shaped, &self.options)));
             match optimized {
                 Ok(Ok(plan)) => Ok(plan),
                 Ok(Err(e)) => Err(e.to_string()),

@@ -125,7 +125,11 @@ fn engine_is_shareable_across_threads() {
 fn embeds_from_inside_a_rayon_pool() {
     use rayon::prelude::*;
     // A multi-threaded engine called from a caller's rayon jobs (as the shard builder does) must not re-enter tract.
-    let engine = shoplens::ShopLens::open_with(model_path("int8"), shoplens::EmbedderOptions { threads: 2 }).unwrap();
+    let engine = shoplens::ShopLens::open_with(
+        model_path("int8"),
+        shoplens::EmbedderOptions { threads: 2, ..Default::default() },
+    )
+    .unwrap();
     let bytes = data("apple.jpg");
     let alone = engine.embed_photo(&bytes).unwrap().vector;
     let all: Vec<Vec<f32>> = (0..16).into_par_iter().map(|_| engine.embed_photo(&bytes).unwrap().vector).collect();
@@ -236,4 +240,33 @@ fn portrait_frames_run_the_tall_input_once() {
     assert!(runs.iter().all(|v| *v == runs[0]));
     let c = cosine(&runs[0], &engine.embed_frame(&upright).unwrap().vector);
     assert!(c >= 0.98, "{c}");
+}
+
+/// ShopLens's depthwise kernel (fused with its ReLU6) computes what tract's own computes: the same embedding and
+/// object vectors for a real photo, wide and square, as the same model run with `tract_depthwise`.
+#[test]
+fn own_depthwise_kernel_agrees_with_tracts() {
+    let load = |threads, tract_depthwise| {
+        shoplens::Embedder::from_path(model_path("int8"), shoplens::EmbedderOptions { threads, tract_depthwise })
+            .unwrap()
+    };
+    // Two threads split the channels among them.
+    let (theirs, ours, ours_2) = (load(1, true), load(1, false), load(2, false));
+    let (px, w, h) = rgb("coffee.jpg");
+    let frame = CameraFrame::rgb(w, h, &px, 3 * w as usize).unwrap();
+    let crop = frame.with_crop(CropRect { x: 100, y: 0, width: 400, height: 400 }).unwrap();
+    for (frame, size) in [(frame, (288, 224)), (crop, (224, 224))] {
+        let spec = ours.fit(&frame);
+        assert_eq!((spec.width, spec.height), size);
+        let tensor = frame_to_tensor(&frame, &spec);
+        let (b, b_objects) = theirs.embed_input(tensor.clone(), &spec).unwrap();
+        for embedder in [&ours, &ours_2] {
+            let (a, a_objects) = embedder.embed_input(tensor.clone(), &spec).unwrap();
+            assert!(!a_objects.is_empty() && a_objects.len() == b_objects.len());
+            for (a, b) in std::iter::once((&a, &b)).chain(a_objects.iter().zip(&b_objects)) {
+                let c = cosine(a, b);
+                assert!(c > 0.99999, "{size:?}, {} threads: cosine {c}", embedder.threads());
+            }
+        }
+    }
 }

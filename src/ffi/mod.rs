@@ -138,7 +138,7 @@ impl ShopLens {
 }
 
 fn embedder_options(options: &EngineOptions) -> EmbedderOptions {
-    EmbedderOptions { threads: options.threads as usize }
+    EmbedderOptions { threads: options.threads as usize, ..Default::default() }
 }
 
 fn search_photo(engine: &engine::ShopLens, photo: &[u8], options: Option<SearchOptions>) -> Result<SearchResults> {

@@ -73,7 +73,7 @@ struct ModelArg {
 
 impl ModelArg {
     fn open(&self) -> Result<ShopLens, Error> {
-        ShopLens::open_with(self.path(), shoplens::EmbedderOptions { threads: self.threads })
+        ShopLens::open_with(self.path(), shoplens::EmbedderOptions { threads: self.threads, ..Default::default() })
     }
 
     fn path(&self) -> PathBuf {

@@ -48,7 +48,7 @@ pub struct BuildArgs {
 
 pub fn build(args: BuildArgs) -> Result<(), Error> {
     // One inference thread per photo, photos in parallel on every core.
-    let engine = ShopLens::open_with(args.model.path(), EmbedderOptions { threads: 1 })?;
+    let engine = ShopLens::open_with(args.model.path(), EmbedderOptions { threads: 1, ..Default::default() })?;
     let created_at = args
         .created_at
         .or_else(|| std::env::var("SOURCE_DATE_EPOCH").ok()?.parse().ok())

@@ -133,7 +133,7 @@ pub fn run(args: EvalArgs) -> Result<(), Error> {
     let mut runs = Vec::new();
     for file in &files {
         // One inference thread per model; queries run in parallel across cores instead.
-        let engine = ShopLens::open_with(file, EmbedderOptions { threads: 1 })?;
+        let engine = ShopLens::open_with(file, EmbedderOptions { threads: 1, ..Default::default() })?;
         eprintln!("eval: embedding the catalog with {}", engine.embedder().manifest().model_id);
         runs.push(model_run(engine, file.clone(), &dataset)?);
     }

@@ -1,0 +1,544 @@
+//! Depthwise convolutions, with the ReLU6 that follows them, as one tract op of our own.
+//!
+//! tract 0.23 runs a depthwise convolution through a generic zone-by-zone kernel and the clamp after it as a second
+//! pass; the two took over half of the model's time (docs/benchmarks.md). This op pads one channel plane at a time
+//! into a small buffer (columns split into even and odd for stride 2, so every tap reads a contiguous run), then adds
+//! each tap's weighted row into an accumulator row and clamps it on the way out: plain loops the compiler
+//! vectorizes, with AVX2 and FMA picked at run time on x86-64 (NEON is every arm64 core's baseline).
+//!
+//! [`fuse`] swaps the op in before tract optimizes the graph; a convolution it does not recognize exactly (another
+//! layout, dilation, quantization, weights that are not constants) stays tract's.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use tract_linalg::multithread::{current_tract_executor, Executor};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
+use tract_onnx::tract_core::ops::nn::DataFormat;
+
+/// One depthwise convolution of a batch-1 `[1, C, H, W]` or `[C, H, W]` f32 tensor, bias added, optionally clamped.
+#[derive(Debug, Clone)]
+pub(crate) struct DepthwiseConv {
+    channels: usize,
+    kernel: (usize, usize),
+    stride: usize,
+    /// Zero rows above and columns left of the input.
+    pad: (usize, usize),
+    input: (usize, usize),
+    output: (usize, usize),
+    /// `channels x kh x kw`.
+    weights: Arc<[f32]>,
+    bias: Arc<[f32]>,
+    clamp: Option<(f32, f32)>,
+}
+
+impl PartialEq for DepthwiseConv {
+    fn eq(&self, other: &Self) -> bool {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let clamp = |c: Option<(f32, f32)>| c.map(|(a, b)| (a.to_bits(), b.to_bits()));
+        (self.channels, self.kernel, self.stride, self.pad, self.input, self.output)
+            == (other.channels, other.kernel, other.stride, other.pad, other.input, other.output)
+            && bits(&self.weights) == bits(&other.weights)
+            && bits(&self.bias) == bits(&other.bias)
+            && clamp(self.clamp) == clamp(other.clamp)
+    }
+}
+
+impl Eq for DepthwiseConv {}
+
+impl Op for DepthwiseConv {
+    fn name(&self) -> StaticName {
+        "ShopLensDepthwise".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        Ok(vec![format!(
+            "{} channels, {}x{} kernel, stride {}, pad {:?}, clamp {:?}",
+            self.channels, self.kernel.0, self.kernel.1, self.stride, self.pad, self.clamp
+        )])
+    }
+
+    fn validation(&self) -> Validation {
+        Validation::Rounding
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for DepthwiseConv {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = args_1!(inputs);
+        let shape = self.output_shape(input.shape())?;
+        let input = input.try_as_plain_ram()?;
+        let input = input.as_slice::<f32>()?;
+        // SAFETY: every element is written below: `run` fills each of its channels' output planes in full.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&shape)? };
+        {
+            let mut view = out.try_as_plain_ram_mut()?;
+            let out = view.as_slice_mut::<f32>()?;
+            match current_tract_executor() {
+                // The pool the embedder runs tract's matrix products on: channels split among its threads.
+                Executor::MultiThread(pool) if self.channels > 1 => {
+                    let per = self.channels.div_ceil(4 * pool.current_num_threads()).max(1);
+                    let (plane_in, plane_out) = (self.input.0 * self.input.1, self.output.0 * self.output.1);
+                    pool.install(|| {
+                        out.par_chunks_mut(per * plane_out)
+                            .zip(input.par_chunks(per * plane_in))
+                            .enumerate()
+                            .for_each(|(i, (out, input))| self.run(input, out, i * per))
+                    });
+                }
+                _ => self.run(input, out, 0),
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for DepthwiseConv {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let shape = inputs[0].shape.as_concrete().context("depthwise input shape must be concrete")?;
+        Ok(tvec!(f32::fact(self.output_shape(shape)?)))
+    }
+
+    fn cost(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
+        let macs = self.channels * self.kernel.0 * self.kernel.1 * self.output.0 * self.output.1;
+        Ok(tvec!((Cost::FMA(f32::datum_type()), macs.into())))
+    }
+
+    as_op!();
+}
+
+impl DepthwiseConv {
+    fn output_shape(&self, input: &[usize]) -> TractResult<TVec<usize>> {
+        let (c, h, w) = match input {
+            [1, c, h, w] | [c, h, w] => (*c, *h, *w),
+            _ => bail!("depthwise input {input:?} is not [1, C, H, W] or [C, H, W]"),
+        };
+        if (c, (h, w)) != (self.channels, self.input) {
+            bail!("depthwise input {input:?} changed shape");
+        }
+        let mut shape: TVec<usize> = input.into();
+        let n = shape.len();
+        shape[n - 2] = self.output.0;
+        shape[n - 1] = self.output.1;
+        Ok(shape)
+    }
+
+    /// The convolution of `input` (`n x H x W`: channels `first..first + n`) into `out` (`n x OH x OW`).
+    fn run(&self, input: &[f32], out: &mut [f32], first: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has both features, checked just above.
+            unsafe { self.run_avx2(input, out, first) };
+            return;
+        }
+        #[cfg(target_arch = "aarch64")]
+        return self.run_with::<Neon>(input, out, first);
+        #[allow(unreachable_code)]
+        self.run_with::<Scalar>(input, out, first)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn run_avx2(&self, input: &[f32], out: &mut [f32], first: usize) {
+        self.run_with::<Avx2>(input, out, first);
+    }
+
+    /// Generic over the inner sum, the only arithmetic: written with explicit vector instructions, because the
+    /// release profile optimizes this crate for size, which turns the compiler's own vectorizer off.
+    fn run_with<G: Group>(&self, input: &[f32], out: &mut [f32], first: usize) {
+        let (kh, kw) = self.kernel;
+        let (h, w) = self.input;
+        let (oh, ow) = self.output;
+        let s = self.stride;
+        // The padded plane: every input row and column an output reads, zeros around the input. It is stored as
+        // `s x s` phases (rows and columns split by remainder mod `s`), each `rows x cols`, so that in every phase
+        // an output and its right-hand neighbour read neighbouring values.
+        let (ph, pw) = ((oh - 1) * s + kh, (ow - 1) * s + kw);
+        let cols = pw.div_ceil(s);
+        // One spare row: the flat loops below also compute (and drop) `cols - ow` columns past each output row.
+        let rows = ph.div_ceil(s) + 1;
+        let phase_len = rows * cols;
+        // Outputs are computed `cols` to a row (the last `cols - ow` of each are dropped) and `LANES` at a time,
+        // each group summed over every tap in registers.
+        let flat = (oh * cols).next_multiple_of(LANES);
+        // `LANES` spare values: the last group of the last phase reads up to `LANES - 1` past it.
+        let mut phases = vec![0f32; s * s * phase_len + LANES];
+        let mut acc = vec![0f32; flat];
+        let mut taps: Vec<(usize, f32)> = Vec::with_capacity(kh * kw);
+        for c in 0..out.len() / (oh * ow) {
+            let src = &input[c * h * w..(c + 1) * h * w];
+            phases.fill(0.0);
+            for iy in 0..h.min(ph - self.pad.0) {
+                let y = iy + self.pad.0;
+                // Input columns past the last one an output reads are dropped.
+                let line = &src[iy * w..iy * w + w.min(pw - self.pad.1)];
+                let row = (y % s) * s * phase_len + (y / s) * cols;
+                if s == 1 {
+                    phases[row + self.pad.1..row + self.pad.1 + line.len()].copy_from_slice(line);
+                } else {
+                    // Padded column `x = ix + pad` goes to phase `x % 2` at `x / 2`.
+                    for parity in 0..2 {
+                        let skip = (self.pad.1 + parity) & 1;
+                        let x = skip + self.pad.1;
+                        let phase = &mut phases[row + (x & 1) * phase_len..][..cols];
+                        phase[x >> 1..].iter_mut().zip(line.iter().skip(skip).step_by(2)).for_each(|(d, &v)| *d = v);
+                    }
+                }
+            }
+            // Padded (oy * s + ky, ox * s + kx) is phase (ky % s, kx % s) at (oy + ky / s, ox + kx / s).
+            let weights = &self.weights[(first + c) * kh * kw..(first + c + 1) * kh * kw];
+            taps.clear();
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let offset = ((ky % s) * s + kx % s) * phase_len + (ky / s) * cols + kx / s;
+                    taps.push((offset, weights[ky * kw + kx]));
+                }
+            }
+            let bias = self.bias[first + c];
+            for (i, group) in acc.chunks_exact_mut(LANES).enumerate() {
+                if let Some(group) = group.first_chunk_mut::<LANES>() {
+                    G::sum(&phases, &taps, i * LANES, bias, group);
+                }
+            }
+            let dst = &mut out[c * oh * ow..(c + 1) * oh * ow];
+            for (dst, acc) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(cols)) {
+                match self.clamp {
+                    Some((lo, hi)) => dst.iter_mut().zip(acc).for_each(|(d, &a)| *d = a.max(lo).min(hi)),
+                    None => dst.copy_from_slice(&acc[..ow]),
+                }
+            }
+        }
+    }
+}
+
+/// Outputs summed together: four AVX registers (eight NEON ones), independent sums that hide the latency of each
+/// multiply-add behind the others'.
+const LANES: usize = 32;
+
+/// One group of outputs: `out[l] = bias + sum over taps (offset, w) of w * phases[offset + base + l]`.
+trait Group {
+    fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]);
+}
+
+/// The `LANES` values a tap reads; `None` would be a bug in the plane's sizing (the group is then left unsummed).
+#[inline(always)]
+fn tap_values(phases: &[f32], offset: usize, base: usize) -> Option<&[f32; LANES]> {
+    phases.get(offset + base..)?.first_chunk::<LANES>()
+}
+
+/// Portable: any CPU.
+struct Scalar;
+
+impl Group for Scalar {
+    #[inline(always)]
+    fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]) {
+        *out = [bias; LANES];
+        for &(offset, w) in taps {
+            let Some(x) = tap_values(phases, offset, base) else { continue };
+            out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
+        }
+    }
+}
+
+/// x86-64 with AVX2 and FMA: four 8-lane sums, independent, so each multiply-add's latency hides behind the others.
+#[cfg(target_arch = "x86_64")]
+struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Group for Avx2 {
+    #[inline(always)]
+    fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]) {
+        use std::arch::x86_64::*;
+        // SAFETY: only reached through `run_avx2`, whose callers checked AVX2 and FMA; every load and store covers
+        // a `[f32; LANES]` (32 values) at offsets 0, 8, 16 and 24.
+        unsafe {
+            // Named, not an array: at the size-optimizing level the compiler would keep an array in memory.
+            let (mut s0, mut s1, mut s2, mut s3) =
+                (_mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias));
+            for &(offset, w) in taps {
+                let Some(x) = tap_values(phases, offset, base) else { continue };
+                let (w, x) = (_mm256_set1_ps(w), x.as_ptr());
+                s0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x), s0);
+                s1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(8)), s1);
+                s2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(16)), s2);
+                s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(24)), s3);
+            }
+            let out = out.as_mut_ptr();
+            _mm256_storeu_ps(out, s0);
+            _mm256_storeu_ps(out.add(8), s1);
+            _mm256_storeu_ps(out.add(16), s2);
+            _mm256_storeu_ps(out.add(24), s3);
+        }
+    }
+}
+
+/// arm64 (NEON is every core's baseline): eight 4-lane sums.
+#[cfg(target_arch = "aarch64")]
+struct Neon;
+
+#[cfg(target_arch = "aarch64")]
+impl Group for Neon {
+    #[inline(always)]
+    fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]) {
+        use std::arch::aarch64::*;
+        // SAFETY: NEON is part of the arm64 baseline; every load and store covers a `[f32; LANES]` (32 values) at
+        // offsets 0, 4, ..., 28.
+        unsafe {
+            // Named, not an array: at the size-optimizing level the compiler would keep an array in memory.
+            let b = vdupq_n_f32(bias);
+            let (mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7) = (b, b, b, b, b, b, b, b);
+            for &(offset, w) in taps {
+                let Some(x) = tap_values(phases, offset, base) else { continue };
+                let (w, x) = (vdupq_n_f32(w), x.as_ptr());
+                s0 = vfmaq_f32(s0, w, vld1q_f32(x));
+                s1 = vfmaq_f32(s1, w, vld1q_f32(x.add(4)));
+                s2 = vfmaq_f32(s2, w, vld1q_f32(x.add(8)));
+                s3 = vfmaq_f32(s3, w, vld1q_f32(x.add(12)));
+                s4 = vfmaq_f32(s4, w, vld1q_f32(x.add(16)));
+                s5 = vfmaq_f32(s5, w, vld1q_f32(x.add(20)));
+                s6 = vfmaq_f32(s6, w, vld1q_f32(x.add(24)));
+                s7 = vfmaq_f32(s7, w, vld1q_f32(x.add(28)));
+            }
+            let out = out.as_mut_ptr();
+            for (k, s) in [s0, s1, s2, s3, s4, s5, s6, s7].into_iter().enumerate() {
+                vst1q_f32(out.add(4 * k), s);
+            }
+        }
+    }
+}
+
+/// Replaces every depthwise convolution of `model` that [`DepthwiseConv`] runs exactly (batch 1, f32, NCHW or CHW,
+/// OIHW constant weights and bias, stride 1 or 2, no dilation, explicit padding) by one, with a directly following
+/// `Max(lo)` then `Min(hi)` (ONNX's `Clip`, as tract declutters it) folded in. Returns how many it replaced.
+pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<usize> {
+    let mut replaced = 0;
+    for id in model.eval_order()? {
+        let Some((op, last)) = recognize(model, id)? else { continue };
+        let node = model.node(id);
+        let mut patch = TypedModelPatch::default();
+        let tap = patch.tap_model(model, node.inputs[0])?;
+        let out = patch.wire_node(format!("{}.shoplens", node.name), op, &[tap])?[0];
+        patch.shunt_outside(model, OutletId::new(last, 0), out)?;
+        patch.apply(model)?;
+        replaced += 1;
+    }
+    Ok(replaced)
+}
+
+/// The op for node `id` and the last node it replaces (the conv, or the clamp's `Min`), if it fits.
+fn recognize(model: &TypedModel, id: usize) -> TractResult<Option<(DepthwiseConv, usize)>> {
+    let node = model.node(id);
+    let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
+    let spec = &conv.pool_spec;
+    let c = spec.input_channels;
+    let fits = conv.q_params.is_none()
+        && conv.group == c
+        && spec.output_channels == c
+        && matches!(conv.kernel_fmt, KernelFormat::OIHW)
+        && matches!(spec.data_format, DataFormat::NCHW | DataFormat::CHW)
+        && spec.kernel_shape.len() == 2
+        && spec.dilations.as_ref().is_none_or(|d| d.iter().all(|&d| d == 1))
+        && node.inputs.len() == 3;
+    if !fits {
+        return Ok(None);
+    }
+    let strides = spec.strides.clone().unwrap_or_else(|| tvec!(1, 1));
+    let stride = match strides.as_slice() {
+        &[a, b] if a == b && (a == 1 || a == 2) => a,
+        _ => return Ok(None),
+    };
+    let PaddingSpec::Explicit(before, _) = &spec.padding else { return Ok(None) };
+    let input = model.outlet_fact(node.inputs[0])?;
+    let output = model.outlet_fact(OutletId::new(id, 0))?;
+    let (Some(ishape), Some(oshape)) = (input.shape.as_concrete(), output.shape.as_concrete()) else {
+        return Ok(None);
+    };
+    let (h, w, oh, ow) = match (ishape, oshape) {
+        ([1, _, h, w], [1, _, oh, ow]) | ([_, h, w], [_, oh, ow]) => (*h, *w, *oh, *ow),
+        _ => return Ok(None),
+    };
+    let (kh, kw) = (spec.kernel_shape[0], spec.kernel_shape[1]);
+    let consts = |slot: usize| model.outlet_fact(node.inputs[slot]).ok().and_then(|f| f.konst.clone());
+    let (Some(kernel), Some(bias)) = (consts(1), consts(2)) else { return Ok(None) };
+    if input.datum_type != f32::datum_type()
+        || kernel.datum_type() != f32::datum_type()
+        || kernel.shape() != [c, 1, kh, kw]
+        || oh == 0
+        || ow == 0
+        || before.len() != 2
+        || before[0] >= kh
+        || before[1] >= kw
+    {
+        return Ok(None);
+    }
+    let weights: Arc<[f32]> = kernel.try_as_plain_ram()?.as_slice::<f32>()?.into();
+    let bias = bias.cast_to::<f32>()?;
+    let bias = bias.try_as_plain_ram()?;
+    let bias: Arc<[f32]> = match bias.as_slice::<f32>()? {
+        b if b.len() == c => b.into(),
+        [b] => vec![*b; c].into(),
+        _ => return Ok(None),
+    };
+    let mut op = DepthwiseConv {
+        channels: c,
+        kernel: (kh, kw),
+        stride,
+        pad: (before[0], before[1]),
+        input: (h, w),
+        output: (oh, ow),
+        weights,
+        bias,
+        clamp: None,
+    };
+    let mut last = id;
+    if let Some((lo, min_node)) = clamp_after(model, id)? {
+        op.clamp = Some(lo);
+        last = min_node;
+    }
+    Ok(Some((op, last)))
+}
+
+/// `((lo, hi), id of the Min)` when the conv's only consumer is `Max(x, lo)` and that one's is `Min(x, hi)`.
+fn clamp_after(model: &TypedModel, id: usize) -> TractResult<Option<((f32, f32), usize)>> {
+    let only_next = |id: usize| -> Option<usize> {
+        let succ = &model.node(id).outputs[0].successors;
+        let out_is_model_output = model.outputs.contains(&OutletId::new(id, 0));
+        (succ.len() == 1 && !out_is_model_output).then(|| succ[0].node)
+    };
+    let scalar = |id: usize| -> Option<f32> {
+        let node = model.node(id);
+        let other = node.inputs.get(1)?;
+        let konst = model.outlet_fact(*other).ok()?.konst.clone()?;
+        let value =
+            konst.as_uniform()?.cast_to::<f32>().ok()?.try_as_plain_ram().ok()?.to_scalar::<f32>().ok().copied();
+        value.filter(|v| v.is_finite())
+    };
+    let Some(max) = only_next(id) else { return Ok(None) };
+    let max_node = model.node(max);
+    if max_node.op().name() != "Max" || max_node.inputs.len() != 2 || max_node.inputs[0].node != id {
+        return Ok(None);
+    }
+    let Some(min) = only_next(max) else { return Ok(None) };
+    let min_node = model.node(min);
+    if min_node.op().name() != "Min" || min_node.inputs.len() != 2 || min_node.inputs[0].node != max {
+        return Ok(None);
+    }
+    match (scalar(max), scalar(min)) {
+        (Some(lo), Some(hi)) if lo <= hi => Ok(Some(((lo, hi), min))),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The convolution straight from its definition: zero padding, then clamp.
+    fn reference(op: &DepthwiseConv, input: &[f32]) -> Vec<f32> {
+        let ((kh, kw), (h, w), (oh, ow), s) = (op.kernel, op.input, op.output, op.stride);
+        let mut out = Vec::new();
+        for c in 0..op.channels {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut sum = op.bias[c];
+                    for ky in 0..kh {
+                        for kx in 0..kw {
+                            let (y, x) = (
+                                (oy * s + ky) as isize - op.pad.0 as isize,
+                                (ox * s + kx) as isize - op.pad.1 as isize,
+                            );
+                            if (0..h as isize).contains(&y) && (0..w as isize).contains(&x) {
+                                sum +=
+                                    op.weights[(c * kh + ky) * kw + kx] * input[(c * h + y as usize) * w + x as usize];
+                            }
+                        }
+                    }
+                    out.push(op.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi)));
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: &mut u64) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 8.0 - 4.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_the_definition_on_every_shape_the_op_takes() {
+        let mut seed = 7;
+        let mut cases = 0;
+        for (kh, kw) in [(3usize, 3usize), (5, 5), (1, 1), (3, 5)] {
+            for s in [1usize, 2] {
+                for (h, w) in [(7usize, 7usize), (14, 9), (1, 1), (2, 40), (33, 5)] {
+                    for (pt, pl) in [(0, 0), (kh / 2, kw / 2), (kh - 1, 0)] {
+                        // The output as tract sizes it: padding after so the last window fits, at least one output.
+                        let oh = (h + 2 * pt).saturating_sub(kh) / s + 1;
+                        let ow = (w + 2 * pl).saturating_sub(kw) / s + 1;
+                        for clamp in [None, Some((0.0, 6.0))] {
+                            let channels = 3;
+                            let op = DepthwiseConv {
+                                channels,
+                                kernel: (kh, kw),
+                                stride: s,
+                                pad: (pt, pl),
+                                input: (h, w),
+                                output: (oh, ow),
+                                weights: values(channels * kh * kw, &mut seed).into(),
+                                bias: values(channels, &mut seed).into(),
+                                clamp,
+                            };
+                            let input = values(channels * h * w, &mut seed);
+                            let want = reference(&op, &input);
+                            let mut got = vec![f32::NAN; want.len()];
+                            op.run(&input, &mut got, 0);
+                            let mut scalar = vec![f32::NAN; want.len()];
+                            op.run_with::<Scalar>(&input, &mut scalar, 0);
+                            // Channel 0, then channels 1 and 2, as two threads would run them.
+                            let mut split = vec![f32::NAN; want.len()];
+                            let (in0, in12) = input.split_at(h * w);
+                            let (out0, out12) = split.split_at_mut(oh * ow);
+                            op.run(in0, out0, 0);
+                            op.run(in12, out12, 1);
+                            assert_eq!(split, got);
+                            for (i, ((g, sc), r)) in got.iter().zip(&scalar).zip(&want).enumerate() {
+                                let tol = 1e-4 * (1.0 + r.abs());
+                                assert!(
+                                    (g - r).abs() <= tol && (sc - r).abs() <= tol,
+                                    "{op:?} at {i}: {g} / {sc} vs {r}"
+                                );
+                            }
+                            cases += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(cases, 240);
+    }
+
+    #[test]
+    fn replaces_every_depthwise_conv_of_the_bundled_model_with_its_relu6() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/models/shoplens-effnet-lite0-int8.onnx");
+        let mut model = tract_onnx::onnx().model_for_path(path).unwrap();
+        model.set_input_fact(0, f32::fact([1, 3, 224, 288]).into()).unwrap();
+        let mut model = model.into_typed().unwrap().into_decluttered().unwrap();
+        assert_eq!(fuse(&mut model).unwrap(), 16);
+        let model = model.into_optimized().unwrap();
+        let ours: Vec<&DepthwiseConv> = model.nodes().iter().filter_map(|n| n.op_as::<DepthwiseConv>()).collect();
+        assert_eq!(ours.len(), 16);
+        assert!(ours.iter().all(|op| op.clamp == Some((0.0, 6.0))), "every ReLU6 folded in");
+        assert!(!model.nodes().iter().any(|n| n.op().name() == "DepthWiseConv"), "no tract depthwise left");
+    }
+}
