@@ -7,6 +7,7 @@
 mod graph;
 mod hnsw;
 mod pca;
+mod residual;
 mod store;
 
 use std::cmp::Reverse;
@@ -91,6 +92,8 @@ pub struct VectorIndex {
     graph: Graph,
     /// Product of each stored vector, non-decreasing.
     products: Vec<u32>,
+    /// Each stored vector's length dropped by PCA (`index::residual`); empty when the residual weight is 0.
+    residuals: Vec<f32>,
 }
 
 impl std::fmt::Debug for VectorIndex {
@@ -101,6 +104,7 @@ impl std::fmt::Debug for VectorIndex {
             .field("stored_dim", &self.stored_dim())
             .field("quantized", &self.is_quantized())
             .field("edges", &self.graph.edges())
+            .field("residual_weight", &self.projection.residual_weight())
             .finish()
     }
 }
@@ -109,6 +113,8 @@ impl std::fmt::Debug for VectorIndex {
 struct Query {
     projected: Vec<f32>,
     offset: f32,
+    /// The residual weight times the query's length dropped by PCA: what a stored vector's dropped length adds.
+    residual: f32,
 }
 
 impl VectorIndex {
@@ -171,8 +177,11 @@ impl VectorIndex {
             max_neighbors: params.max_neighbors,
         };
         let graph = hnsw::build(&rows, &biases, &graph_params)?;
+        drop(rows);
         let products = order.iter().map(|&i| vectors[i].0).collect();
-        Ok(VectorIndex { projection, store, graph, products })
+        let mut index = VectorIndex { projection, store, graph, products, residuals: Vec::new() };
+        index.fit_residual_weight(unit, params.seed);
+        Ok(index)
     }
 
     /// The model dimension queries must have.
@@ -183,6 +192,23 @@ impl VectorIndex {
     /// The dimension vectors are stored in (the PCA output, or the model dimension).
     pub fn stored_dim(&self) -> usize {
         self.projection.stored_dim()
+    }
+
+    /// How much a vector's length dropped by PCA counts in scores (`0..=1`, fitted at build time on the catalog's
+    /// own neighbours; 0 without PCA): see docs/shard-format.md.
+    pub fn residual_weight(&self) -> f32 {
+        self.projection.residual_weight()
+    }
+
+    /// Overrides the fitted residual weight (clamped to `0..=1`; 0 turns the term off), for comparing scores with
+    /// and without it. Kept when the index is written to a shard. Without PCA there is nothing to weigh.
+    pub fn set_residual_weight(&mut self, weight: f32) {
+        self.projection.set_residual_weight(weight);
+        self.residuals = match self.projection.residual_weight() > 0.0 {
+            true if self.residuals.is_empty() => residual::lengths(&self.projection, &self.store),
+            true => std::mem::take(&mut self.residuals),
+            false => Vec::new(),
+        };
     }
 
     /// Whether vectors are stored as int8.
@@ -273,11 +299,13 @@ impl VectorIndex {
         }
         let unit: Vec<f32> = query.iter().map(|x| x / norm).collect();
         let (projected, offset) = self.projection.query(&unit);
-        Ok(Query { projected, offset })
+        let residual = self.projection.residual_weight() * Projection::dropped_len(&projected);
+        Ok(Query { projected, offset, residual })
     }
 
     fn score(&self, q: &Query, node: u32) -> f32 {
-        q.offset + self.store.dot(node as usize, &q.projected)
+        let dropped = self.residuals.get(node as usize).map_or(0.0, |r| q.residual * r);
+        q.offset + self.store.dot(node as usize, &q.projected) + dropped
     }
 
     /// Scores every vector of every kept product; views are adjacent, so each product is one run.
@@ -321,7 +349,7 @@ impl IndexDims {
     /// Largest raw length of each section for these dims (`None` when that overflows): caps decompression.
     pub(crate) fn max_lens(&self) -> Option<IndexSections<usize>> {
         Some(IndexSections {
-            projection: Projection::encoded_len(self.model_dim, self.stored_dim),
+            projection: Projection::max_encoded_len(self.model_dim, self.stored_dim),
             vectors: Store::max_encoded_len(self.vector_count, self.stored_dim)?,
             map: self.vector_count.checked_mul(5)?,
             graph: Graph::max_encoded_len(self.vector_count)?,
@@ -371,7 +399,9 @@ impl VectorIndex {
             prev = p;
         }
         r.finish()?;
-        Ok(VectorIndex { projection, store, graph, products })
+        let residuals =
+            if projection.residual_weight() > 0.0 { residual::lengths(&projection, &store) } else { Vec::new() };
+        Ok(VectorIndex { projection, store, graph, products, residuals })
     }
 }
 

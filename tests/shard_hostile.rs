@@ -253,10 +253,11 @@ fn crafted_headers_are_errors() {
     let shard_err = |r: Result<Shard, Error>| matches!(r, Err(Error::Shard(_)));
 
     assert!(shard_err(crafted(&|m| m[0] = b'P')));
-    assert!(matches!(crafted(&|m| set_u32(m, 8, 4)), Err(Error::ShardVersion { found: 4, .. })));
+    assert!(matches!(crafted(&|m| set_u32(m, 8, 5)), Err(Error::ShardVersion { found: 5, .. })));
     assert!(matches!(crafted(&|m| set_u32(m, 8, 1)), Err(Error::ShardVersion { found: 1, .. })));
-    // Version 3 only widened version 2: a version 2 file still opens.
+    // Versions 3 and 4 only added to version 2: older files still open.
     assert!(crafted(&|m| set_u32(m, 8, 2)).is_ok());
+    assert!(crafted(&|m| set_u32(m, 8, 3)).is_ok());
     assert!(matches!(crafted(&|m| set_u32(m, 8, 0)), Err(Error::ShardVersion { found: 0, .. })));
     assert!(shard_err(crafted(&|m| set_u32(m, 12, u32::MAX))));
     assert!(shard_err(crafted(&|m| set_u32(m, 16, u32::MAX))));

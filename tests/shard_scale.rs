@@ -10,7 +10,8 @@
 //! spread over all dimensions, 1/i spectrum: pessimistic for PCA) or `latent` (a 48-d latent space mapped into the
 //! model's dimension plus 10% isotropic noise) or `npy:PATH`, real embeddings from a float32 `[rows, dim]` `.npy`
 //! file (rows shuffled with a fixed seed, the last 200 held out as queries; `SCALE_N` and `SCALE_DIM` are then
-//! the file's); `SCALE_EF` lists search widths.
+//! the file's); `SCALE_EF` lists search widths; `SCALE_RESIDUAL=0` turns PCA's residual term off (format 3's scores),
+//! any other number sets its weight instead of the fitted one.
 
 mod common;
 
@@ -181,7 +182,10 @@ fn scale_report() {
         let code_max = f.get(3).map_or(d.code_max, |&c| u8::try_from(c).expect("code_max is at most 127"));
         let params = IndexParams { projected_dim: f[0], quantize: f[1] == 1, max_neighbors: f[2], code_max, ..d };
         let t = Instant::now();
-        let index = VectorIndex::build(&input, &params).unwrap();
+        let mut index = VectorIndex::build(&input, &params).unwrap();
+        if let Ok(w) = std::env::var("SCALE_RESIDUAL") {
+            index.set_residual_weight(w.parse().expect("SCALE_RESIDUAL is a number"));
+        }
         let build = t.elapsed().as_secs_f64();
         let meta = ShardMeta {
             shard_id: "scale".into(),
@@ -237,7 +241,11 @@ fn scale_report() {
             " | hnsw ef{DEFAULT_EF} p50/p99 {h50:.0}/{h99:.0}us, exact p50/p99 {e50:.0}/{e99:.0}us, p50 speed-up {:.0}x",
             e50 / h50
         );
-        println!("{line}   [{} edges/vector]", shard.index.edges() as f64 / n as f64);
+        println!(
+            "{line}   [{} edges/vector, residual weight {}]",
+            shard.index.edges() as f64 / n as f64,
+            shard.index.residual_weight()
+        );
     }
 }
 

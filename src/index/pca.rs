@@ -3,6 +3,12 @@
 //! A stored vector is `x' = P (x - mean)` with `P` the top principal directions (orthonormal rows). Its
 //! reconstruction is `x^ = mean + P^T x'`, so the score against a query is `x^ . q = mean . q + x' . (P q)`:
 //! one `k x d` product per query, then `k` multiplies per candidate.
+//!
+//! What PCA drops, `r = x - x^`, is orthogonal to the kept directions, so the exact score is that plus `q_perp . r`
+//! (`q_perp` the query's part outside them). Its direction is lost but its length is not: for a unit `x`,
+//! `|r|^2 = 1 - |x^|^2` up to the mean's own dropped part, so it is known from the stored vector at no cost in bytes.
+//! Near neighbours' residuals point alike, so `residual_weight * |q_perp| * |r|` estimates the dropped term; the
+//! weight is fitted at build time on the catalog's own neighbours (`index::residual`) and stored here.
 
 use half::f16;
 
@@ -18,15 +24,20 @@ const ITERATIONS: usize = 8;
 const MAX_ENTRY: f32 = 1.01;
 
 const IDENTITY: u32 = 0;
+/// PCA without the residual term (format 2 and 3 shards): read as a residual weight of 0.
 const PCA: u32 = 1;
+/// PCA followed by its residual weight (format 4).
+const PCA_RESIDUAL: u32 = 2;
+/// Largest residual weight a file may hold: the weight estimates a cosine between residuals.
+const MAX_RESIDUAL_WEIGHT: f32 = 1.0;
 
 /// Maps model-space vectors to stored vectors and back.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Projection {
     /// Stored vectors are the model's vectors.
     Identity { dim: usize },
-    /// `matrix` is `out` rows of `dim`, each rounded to f16 as stored in the file.
-    Pca { dim: usize, out: usize, mean: Vec<f32>, matrix: Vec<f32> },
+    /// `matrix` is `out` rows of `dim`, each rounded to f16 as stored in the file; `residual_weight` in `0..=1`.
+    Pca { dim: usize, out: usize, mean: Vec<f32>, matrix: Vec<f32>, residual_weight: f32 },
 }
 
 impl Projection {
@@ -54,7 +65,22 @@ impl Projection {
         let mut ranked: Vec<(f32, Vec<f32>)> = basis.into_iter().map(|q| (dot(&q, &cov.apply(&q)), q)).collect();
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
         let matrix = ranked.into_iter().flat_map(|(_, q)| q).map(|x| f16::from_f32(x).to_f32()).collect();
-        Projection::Pca { dim, out, mean, matrix }
+        Projection::Pca { dim, out, mean, matrix, residual_weight: 0.0 }
+    }
+
+    /// The weight of the residual term in scores (0 for the identity, which drops nothing).
+    pub(crate) fn residual_weight(&self) -> f32 {
+        match self {
+            Projection::Identity { .. } => 0.0,
+            Projection::Pca { residual_weight, .. } => *residual_weight,
+        }
+    }
+
+    /// Sets the residual weight (clamped to `0..=1`); the identity has none.
+    pub(crate) fn set_residual_weight(&mut self, weight: f32) {
+        if let Projection::Pca { residual_weight, .. } = self {
+            *residual_weight = weight.clamp(0.0, MAX_RESIDUAL_WEIGHT);
+        }
     }
 
     /// The model's dimension.
@@ -93,6 +119,11 @@ impl Projection {
         }
     }
 
+    /// `|q_perp|` for a unit query whose projection is `projected` (`P q`): the length PCA drops.
+    pub(crate) fn dropped_len(projected: &[f32]) -> f32 {
+        (1.0 - dot(projected, projected)).max(0.0).sqrt()
+    }
+
     /// `mean . mean` and `P mean`: what node-to-node scores on reconstructions need (see `index::hnsw`).
     pub(crate) fn mean_terms(&self) -> (f32, Vec<f32>) {
         match self {
@@ -118,25 +149,27 @@ impl Projection {
         }
     }
 
-    /// Section bytes: `u32` kind, then for PCA the mean (f32) and the matrix (f16), little-endian.
+    /// Section bytes: `u32` kind, then for PCA the mean (f32), the matrix (f16) and the residual weight (f32),
+    /// little-endian.
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         match self {
             Projection::Identity { .. } => put_u32(&mut out, IDENTITY),
-            Projection::Pca { mean, matrix, .. } => {
-                put_u32(&mut out, PCA);
+            Projection::Pca { mean, matrix, residual_weight, .. } => {
+                put_u32(&mut out, PCA_RESIDUAL);
                 mean.iter().for_each(|&m| put_f32(&mut out, m));
                 matrix.iter().for_each(|&x| out.extend_from_slice(&f16::from_f32(x).to_le_bytes()));
+                put_f32(&mut out, *residual_weight);
             }
         }
         out
     }
 
-    /// The exact section length for these dimensions; identity exactly when nothing is projected away.
-    pub(crate) fn encoded_len(model_dim: usize, stored_dim: usize) -> usize {
+    /// The longest section these dimensions allow; identity exactly when nothing is projected away.
+    pub(crate) fn max_encoded_len(model_dim: usize, stored_dim: usize) -> usize {
         match stored_dim == model_dim {
             true => 4,
-            false => 4 + 4 * model_dim + 2 * stored_dim * model_dim,
+            false => 4 + 4 * model_dim + 2 * stored_dim * model_dim + 4,
         }
     }
 
@@ -146,7 +179,7 @@ impl Projection {
         let kind = r.u32()?;
         let p = match (kind, stored_dim == model_dim) {
             (IDENTITY, true) => Projection::Identity { dim: model_dim },
-            (PCA, false) => {
+            (PCA | PCA_RESIDUAL, false) => {
                 let mean = r.take(4 * model_dim)?.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 let mean: Vec<f32> = mean.collect();
                 let matrix = r.take(2 * stored_dim * model_dim)?;
@@ -157,7 +190,11 @@ impl Projection {
                 if !mean.iter().chain(&matrix).all(|x| x.abs() <= MAX_ENTRY) {
                     return Err(r.error("value outside [-1, 1] or not finite"));
                 }
-                Projection::Pca { dim: model_dim, out: stored_dim, mean, matrix }
+                let residual_weight = if kind == PCA_RESIDUAL { f32::from_bits(r.u32()?) } else { 0.0 };
+                if !(0.0..=MAX_RESIDUAL_WEIGHT).contains(&residual_weight) {
+                    return Err(r.error(format!("residual weight {residual_weight} is not in [0, 1]")));
+                }
+                Projection::Pca { dim: model_dim, out: stored_dim, mean, matrix, residual_weight }
             }
             _ => return Err(r.error(format!("kind {kind} does not fit dims {model_dim} -> {stored_dim}"))),
         };
@@ -328,7 +365,7 @@ mod tests {
         let learn = || Projection::learn(vectors.len(), |i| vectors[i].clone(), 16, 12, 5);
         let a = learn();
         assert_eq!(a, learn());
-        assert!(a.encode().len() == Projection::encoded_len(16, 12));
+        assert!(a.encode().len() == Projection::max_encoded_len(16, 12));
         assert!(a.project(&vectors[0]).iter().all(|x| x.is_finite()));
     }
 
@@ -349,5 +386,30 @@ mod tests {
         let mut big = bytes.clone();
         big[4..8].copy_from_slice(&2f32.to_le_bytes());
         assert!(Projection::decode(&big, 16, 4).is_err());
+    }
+
+    #[test]
+    fn the_residual_weight_is_stored_checked_and_absent_from_older_files() {
+        let vectors = low_rank(50, 16, 4);
+        let mut p = Projection::learn(vectors.len(), |i| vectors[i].clone(), 16, 4, 1);
+        p.set_residual_weight(0.625);
+        let bytes = p.encode();
+        assert_eq!(bytes.len(), Projection::max_encoded_len(16, 4));
+        assert_eq!(Projection::decode(&bytes, 16, 4).unwrap().residual_weight(), 0.625);
+        // Formats 2 and 3: kind 1 and no weight after the matrix.
+        let mut old = bytes[..bytes.len() - 4].to_vec();
+        old[..4].copy_from_slice(&PCA.to_le_bytes());
+        assert_eq!(Projection::decode(&old, 16, 4).unwrap().residual_weight(), 0.0);
+        for bad in [f32::NAN, -0.5, 1.5, f32::INFINITY] {
+            let mut b = bytes.clone();
+            let at = b.len() - 4;
+            b[at..].copy_from_slice(&bad.to_le_bytes());
+            assert!(Projection::decode(&b, 16, 4).is_err(), "weight {bad}");
+        }
+        p.set_residual_weight(7.0);
+        assert_eq!(p.residual_weight(), 1.0);
+        let mut id = Projection::Identity { dim: 16 };
+        id.set_residual_weight(0.5);
+        assert_eq!(id.residual_weight(), 0.0);
     }
 }

@@ -81,6 +81,21 @@ impl Store {
         }
     }
 
+    /// `vector[n] . vector[n]`; `n < len()` is the caller's invariant.
+    pub(crate) fn self_dot(&self, n: usize) -> f32 {
+        match self {
+            Store::F32 { dim, data } => {
+                let row = &data[n * dim..(n + 1) * dim];
+                dot(row, row)
+            }
+            Store::I8 { dim, codes, scales } => {
+                // Exact in integers (at most 128^2 * MAX_DIM = 2^30), then one rounding.
+                let sum: i32 = codes[n * dim..(n + 1) * dim].iter().map(|&c| i32::from(c) * i32::from(c)).sum();
+                sum as f32 * scales[n] * scales[n]
+            }
+        }
+    }
+
     /// Vector `n` as f32.
     pub(crate) fn get(&self, n: usize) -> Vec<f32> {
         match self {

@@ -202,3 +202,74 @@ fn best_per_product_keeps_each_products_best_hit() {
     let merged = best_per_product(vec![hit(3, 0.5), hit(1, 0.7), hit(3, 0.9), hit(2, 0.7), hit(1, 0.2)]);
     assert_eq!(merged, vec![hit(3, 0.9), hit(1, 0.7), hit(2, 0.7)]);
 }
+
+/// `copies` noisy copies of each of `bases`, normalized: every vector has near-copies as its neighbours, as crops
+/// and views of one photo do.
+fn near_copies(bases: &[Vec<f32>], copies: usize, noise: f32, seed: u64) -> Vec<Vec<f32>> {
+    let mut rng = SplitMix(seed);
+    let mut out = Vec::new();
+    for b in bases {
+        for _ in 0..copies {
+            let v: Vec<f32> = b.iter().map(|x| x + noise * rng.gaussian()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            out.push(v.into_iter().map(|x| x / norm).collect());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_residual_term_is_fitted_and_recovers_what_pca_drops() {
+    // Flat data at a quarter of its dims: PCA drops much, and near-copies share what it drops.
+    let bases = clustered(500, 64, 25, 21);
+    let vectors = near_copies(&bases, 4, 0.02, 22);
+    let queries = near_copies(&bases[..100], 1, 0.02, 23);
+    let params = IndexParams { projected_dim: 16, ..small_params() };
+    let fitted = VectorIndex::build(&one_view_each(&vectors), &params).unwrap();
+    let mut plain = fitted.clone();
+    plain.set_residual_weight(0.0);
+    assert!(plain.residuals.is_empty());
+    let (w, r_fitted, r_plain) = (
+        fitted.residual_weight(),
+        recall(&fitted, &vectors, &queries, 10, DEFAULT_EF),
+        recall(&plain, &vectors, &queries, 10, DEFAULT_EF),
+    );
+    println!("weight {w}: recall@10 {r_fitted} against {r_plain} without");
+    assert!(w > 0.0 && r_fitted > r_plain + 0.02, "weight {w}: recall@10 {r_fitted} against {r_plain}");
+    assert_eq!(fitted.residuals.len(), fitted.len());
+
+    // Readers recompute the lengths from the stored vectors: a decoded index scores exactly as the built one.
+    let s = fitted.encode();
+    let raw = IndexSections { projection: &s.projection[..], vectors: &s.vectors, map: &s.map, graph: &s.graph };
+    let dims = IndexDims { model_dim: 64, stored_dim: 16, vector_count: 2000, product_count: 2000 };
+    assert_eq!(VectorIndex::decode(&raw, dims).unwrap(), fitted);
+
+    // Setting the weight back restores the same lengths.
+    plain.set_residual_weight(fitted.residual_weight());
+    assert_eq!(plain, fitted);
+
+    // Without PCA nothing is dropped: no weight, no lengths.
+    let full =
+        VectorIndex::build(&one_view_each(&vectors[..300]), &IndexParams { projected_dim: 0, ..params }).unwrap();
+    assert_eq!((full.residual_weight(), full.residuals.len()), (0.0, 0));
+    let mut full = full;
+    full.set_residual_weight(1.0);
+    assert_eq!((full.residual_weight(), full.residuals.len()), (0.0, 0));
+}
+
+#[test]
+fn unrelated_neighbours_fit_a_small_weight() {
+    // Isotropic vectors: residuals of neighbours do not point alike, so the term can only add noise.
+    let mut rng = SplitMix(31);
+    let vectors: Vec<Vec<f32>> = (0..2000)
+        .map(|_| {
+            let v: Vec<f32> = (0..64).map(|_| rng.gaussian()).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.into_iter().map(|x| x / norm).collect()
+        })
+        .collect();
+    let params = IndexParams { projected_dim: 16, ..small_params() };
+    let index = VectorIndex::build(&one_view_each(&vectors), &params).unwrap();
+    println!("isotropic: weight {}", index.residual_weight());
+    assert!(index.residual_weight() <= 0.25, "weight {}", index.residual_weight());
+}

@@ -13,11 +13,11 @@ use crate::wire::{put_string, put_u32, put_u64, ByteReader};
 /// First bytes of every shard: a non-ASCII byte, a name, and CR LF / ^Z / LF to catch text-mode mangling.
 pub const MAGIC: [u8; 8] = *b"\x89SLS\r\n\x1a\n";
 /// The format version this build writes; it reads [`OLDEST_READ_VERSION`] to this one.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format version this build reads. Version 3 only widened what version 2 allowed (int8 codes of any
-/// span up to 127, so larger per-vector scales); a version 2 file is a valid version 3 file, while a version 2 reader
-/// would refuse some version 3 files (a vector whose largest coordinate exceeds about 0.75 at the default span) as
-/// damaged: the new number makes that a clear version error instead.
+/// span up to 127, so larger per-vector scales); version 4 added PCA's residual weight (a new projection kind, which
+/// older files read as a weight of 0). Each new number makes a file an older reader would misread a clear version
+/// error for it instead of "damaged".
 pub const OLDEST_READ_VERSION: u32 = 2;
 /// Most bytes all sections may decompress to together: bounds what any file can make the reader allocate.
 pub const MAX_RAW_TOTAL: u64 = 1 << 30;

@@ -75,7 +75,7 @@ fn model_mismatch_and_other_versions_are_clear_errors() {
     assert!(matches!(shard.check_model("effnet-lite0-v1", &"0".repeat(64)), Err(Error::ModelMismatch(_))));
 
     bytes[8] = 1;
-    assert!(matches!(Shard::from_bytes(&bytes), Err(Error::ShardVersion { found: 1, oldest: 2, newest: 3 })));
+    assert!(matches!(Shard::from_bytes(&bytes), Err(Error::ShardVersion { found: 1, oldest: 2, newest: 4 })));
 }
 
 #[test]

@@ -195,14 +195,15 @@ impl Report {
             }
             if !m.dims.is_empty() {
                 println!("\n### Bytes per product against recall, {} (HNSW ef {})\n", m.model_id, self.ef);
-                println!("| stored dim | int8 | index B/product | shard B/product | photo R@1 | photo R@10 | frame+crop R@1 | recall@10 vs fp32 exact |");
-                println!("|---|---|---|---|---|---|---|---|");
+                println!("| stored dim | int8 | residual weight | index B/product | shard B/product | photo R@1 | photo R@10 | frame+crop R@1 | recall@10 vs fp32 exact |");
+                println!("|---|---|---|---|---|---|---|---|---|");
                 for d in &m.dims {
                     let crop = if d.frame_crop.queries == 0 { "-".into() } else { format!("{:.3}", d.frame_crop.r1) };
                     println!(
-                        "| {} | {} | {:.1} | {:.1} | {:.3} | {:.3} | {crop} | {:.3} |",
+                        "| {} | {} | {} | {:.1} | {:.1} | {:.3} | {:.3} | {crop} | {:.3} |",
                         d.projected_dim,
                         if d.quantized { "yes" } else { "no (f32)" },
+                        d.residual_weight,
                         d.index_bytes_per_product,
                         d.bytes_per_product,
                         d.photo.r1,

@@ -153,6 +153,10 @@ pub struct DimPoint {
     /// 0: the model's vectors unprojected.
     pub projected_dim: usize,
     pub quantized: bool,
+    /// Weight of PCA's residual term in scores (fitted at build time; each PCA dim also runs with 0).
+    pub residual_weight: f32,
+    /// Whether the weight is the build's own (false: the comparison row with the term off).
+    pub residual_fitted: bool,
     /// Compressed projection, vectors, map and graph sections per product.
     pub index_bytes_per_product: f64,
     /// The whole shard file per product (records and text index too).
@@ -174,16 +178,26 @@ pub fn dims(
     ef: usize,
 ) -> Result<Vec<DimPoint>, Error> {
     let model_dim = run.engine.embedder().dim();
-    let mut settings: Vec<(usize, bool)> = dims.iter().map(|&d| (if d >= model_dim { 0 } else { d }, true)).collect();
+    // (dim, int8, keep the fitted residual weight): every PCA dim also without the residual term, to show its gain.
+    let mut settings: Vec<(usize, bool, bool)> = Vec::new();
+    for &d in dims {
+        settings.push(if d >= model_dim { (0, true, true) } else { (d, true, true) });
+        if d < model_dim {
+            settings.push((d, true, false));
+        }
+    }
     if !dims.is_empty() {
-        settings.push((0, false));
+        settings.push((0, false, true));
     }
     let products = run.shard.products.len() as f64;
     let col = |variant: Variant| VARIANTS.iter().position(|v| *v == variant).unwrap_or(0);
     let mut out = Vec::new();
-    for (projected_dim, quantize) in settings {
+    for (projected_dim, quantize, residual) in settings {
         let params = IndexParams { projected_dim, quantize, ..IndexParams::default() };
-        let index = VectorIndex::build(&run.reference.vectors, &params)?;
+        let mut index = VectorIndex::build(&run.reference.vectors, &params)?;
+        if !residual {
+            index.set_residual_weight(0.0);
+        }
         let h = &run.shard.header;
         let meta = ShardMeta {
             shard_id: h.shard_id.clone(),
@@ -216,6 +230,8 @@ pub fn dims(
         out.push(DimPoint {
             projected_dim: index.stored_dim(),
             quantized: quantize,
+            residual_weight: index.residual_weight(),
+            residual_fitted: residual,
             index_bytes_per_product: index_bytes as f64 / products,
             bytes_per_product: bytes.len() as f64 / products,
             photo: Scores::from_ranks(&ranks(Variant::Photo)),
@@ -258,8 +274,9 @@ pub fn dump(
         })).collect::<Vec<_>>(),
         "bytes_per_product": model.bytes_per_product,
         "index_bytes_per_product": model.index_bytes_per_product,
-        "dims": model.dims.iter().map(|d| serde_json::json!({
-            "projected_dim": d.projected_dim, "quantized": d.quantized,
+        // What a shop's build does: the rows with the residual term off are left out of the plots.
+        "dims": model.dims.iter().filter(|d| d.residual_fitted).map(|d| serde_json::json!({
+            "projected_dim": d.projected_dim, "quantized": d.quantized, "residual_weight": d.residual_weight,
             "index_bytes_per_product": d.index_bytes_per_product, "recall10": d.recall10
         })).collect::<Vec<_>>(),
     });
