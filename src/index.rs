@@ -52,8 +52,9 @@ pub struct IndexParams {
 
 impl Default for IndexParams {
     /// Chosen by measurement on real embeddings of the bundled model and on synthetic clustered vectors
-    /// (docs/shard-format.md): PCA to 256 and int8 codes in -45..=45 find about 0.97 of the exact top 10 of real
-    /// embeddings at about 160 B/product of vectors (PCA 192 with codes in -127..=127: 0.945 at 163 B).
+    /// (docs/shard-format.md): PCA to 256, int8 codes in -45..=45 and the fitted residual term find 0.96-0.98 of the
+    /// exact top 10 of real embeddings at about 160 B/product of vectors (PCA 192 with codes in -127..=127 and no
+    /// residual term: 0.865-0.945 at 163 B).
     fn default() -> Self {
         IndexParams {
             projected_dim: 256,

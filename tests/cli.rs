@@ -146,3 +146,21 @@ fn eval_reports_every_variant_and_dumps_vectors() {
     assert!(header.contains("'shape': (30, 320)"), "{header}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn inspect_prints_the_header_and_sections() {
+    let out = shoplens(&["inspect", "tests/data/catalog/sample.shard", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let h: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(h["format_version"], 4);
+    assert_eq!(
+        (h["product_count"].as_u64(), h["model_dim"].as_u64(), h["stored_dim"].as_u64()),
+        (Some(30), Some(320), Some(320))
+    );
+    // 30 products keep all 320 dims: nothing dropped, nothing to weigh.
+    assert_eq!(h["residual_weight"], 0.0);
+    let names: Vec<&str> = h["sections"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["projection", "vectors", "vector map", "graph", "products", "text"]);
+    let out = shoplens(&["inspect", "tests/data/SOURCES.md"]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -106,7 +106,7 @@ pub fn inspect(path: PathBuf, json: bool) -> Result<(), Error> {
         "format_version": h.format_version, "shard_id": h.shard_id, "product_count": h.product_count,
         "vector_count": h.vector_count, "model_dim": h.model_dim, "stored_dim": h.stored_dim,
         "model_id": h.model_id, "model_sha256": h.model_sha256, "catalog_version": h.catalog_version,
-        "created_at": h.created_at, "sections": sections,
+        "created_at": h.created_at, "residual_weight": shard.index.residual_weight(), "sections": sections,
     });
     if json {
         println!("{header}");
