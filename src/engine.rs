@@ -91,6 +91,20 @@ impl ShopLens {
         self
     }
 
+    /// Gets the model's plan for upright pictures of `width` x `height` ready now rather than on the first frame:
+    /// [`Embedder::prepare`]. Returns the input shape they run as, `(width, height)`.
+    pub fn prepare(&self, width: u32, height: u32) -> Result<(u32, u32)> {
+        let start = Instant::now();
+        let spec = self.embedder.prepare(width, height)?;
+        log::info!(
+            "{width}x{height} pictures run as {}x{}, ready in {} ms",
+            spec.width,
+            spec.height,
+            start.elapsed().as_millis()
+        );
+        Ok((spec.width, spec.height))
+    }
+
     /// The model.
     pub fn embedder(&self) -> &Embedder {
         &self.embedder

@@ -73,13 +73,18 @@ impl InputSpec {
     /// The input for this frame: `self`, or its wide (or tall) shape when the frame's region, turned upright, is
     /// more than [`WIDE_ASPECT`] times wider (or taller) and the model has a wide input.
     pub fn fit(&self, frame: &CameraFrame<'_>) -> InputSpec {
+        let region = frame.region();
+        match frame.rotation().swaps_axes() {
+            true => self.fit_size(region.height, region.width),
+            false => self.fit_size(region.width, region.height),
+        }
+    }
+
+    /// The input for an upright picture of `width` x `height` pixels: see [`InputSpec::fit`].
+    pub fn fit_size(&self, width: u32, height: u32) -> InputSpec {
         let mut spec = self.clone();
         if let Some(long) = self.wide {
-            let region = frame.region();
-            let (mut w, mut h) = (f64::from(region.width), f64::from(region.height));
-            if frame.rotation().swaps_axes() {
-                std::mem::swap(&mut w, &mut h);
-            }
+            let (w, h) = (f64::from(width), f64::from(height));
             if w > h * WIDE_ASPECT {
                 spec.width = long;
             } else if h > w * WIDE_ASPECT {

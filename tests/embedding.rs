@@ -242,6 +242,22 @@ fn portrait_frames_run_the_tall_input_once() {
     assert!(c >= 0.98, "{c}");
 }
 
+/// `prepare` makes the plan a camera's pictures need before the first frame, and frames then run on it.
+#[test]
+fn prepare_readies_the_plan_for_the_cameras_pictures() {
+    let engine = engine("int8");
+    assert_eq!(engine.prepare(1920, 1080).unwrap(), (288, 224));
+    assert_eq!(engine.prepare(1920, 1080).unwrap(), (288, 224));
+    assert_eq!(engine.prepare(1080, 1920).unwrap(), (224, 288));
+    assert_eq!(engine.prepare(640, 480).unwrap(), (224, 224));
+    assert!(matches!(engine.prepare(0, 480), Err(shoplens::Error::InvalidArgument(_))));
+    let (px, w, h) = rgb("coffee.jpg");
+    let frame = CameraFrame::rgb(w, h, &px, 3 * w as usize).unwrap();
+    let spec = engine.embedder().fit(&frame);
+    assert_eq!((spec.width, spec.height), (288, 224));
+    assert!(engine.embed_frame(&frame).is_ok());
+}
+
 /// ShopLens's depthwise kernel (fused with its ReLU6) computes what tract's own computes: the same embedding and
 /// object vectors for a real photo, wide and square, as the same model run with `tract_depthwise`.
 #[test]

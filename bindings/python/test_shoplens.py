@@ -73,6 +73,8 @@ def test_an_nv21_frame_of_a_photo_finds_what_the_photo_finds(lens):
         height=h,
         planes=[FramePlane(bytes=y, row_stride=w), FramePlane(bytes=vu, row_stride=w, pixel_stride=2)],
     )
+    # What a camera screen does when it opens: the wide and portrait plans get made before the first frame.
+    asyncio.run(lens.prepare_async(w, h))
     from_frame = lens.search_frame(frame, SearchOptions(top_k=3))
     from_photo = lens.search_photo(path.read_bytes(), SearchOptions(top_k=3))
     assert from_frame.matches[0].product.id == from_photo.matches[0].product.id == "aloe-pot"

@@ -123,6 +123,20 @@ impl ShopLens {
         offload(move || search_frame(&engine, &frame, options)).await
     }
 
+    /// Gets the model ready for the camera's pictures now, so the first frame does not wait about a third of a
+    /// second for it: `width` x `height` is the frame size as the shopper sees it, after rotation (1080 x 1920 for a
+    /// portrait 1080p stream). Optional; call it when the camera screen opens (`prepare_async` keeps the caller's
+    /// thread free). 4:3 pictures need nothing; without it, the first 16:9 (or 9:16) picture pays once.
+    pub fn prepare(&self, width: u32, height: u32) -> Result<()> {
+        guard(|| Ok(self.engine.prepare(width, height).map(drop)?))
+    }
+
+    /// `prepare` on a ShopLens worker thread: the caller never waits.
+    pub async fn prepare_async(&self, width: u32, height: u32) -> Result<()> {
+        let engine = self.engine.clone();
+        offload(move || Ok(engine.prepare(width, height).map(drop)?)).await
+    }
+
     /// The photo's embedding: a unit-length vector, for batch and data work (deduplication, clustering, checking a
     /// catalog's photos). Searching never needs it. It is the query-side vector; a shard stores each catalog photo as
     /// the mean of this and its mirror image's embedding, so its cosine with the stored vector is close to 1, not 1.

@@ -47,6 +47,8 @@ final class ShopLensKitTests: XCTestCase {
             format: .nv21, width: UInt32(w), height: UInt32(h),
             planes: [FramePlane(bytes: y, rowStride: UInt32(w)), FramePlane(bytes: vu, rowStride: UInt32(w), pixelStride: 2)]
         )
+        // What a camera screen does when it opens: the wide and portrait plans get made before the first frame.
+        try lens.prepare(width: UInt32(w), height: UInt32(h))
         let fromFrame = try lens.searchFrame(frame: frame, options: SearchOptions(topK: 3))
         let photo = try Data(contentsOf: URL(fileURLWithPath: "tests/data/catalog/queries/aloeR.jpg"))
         let fromPhoto = try lens.searchPhoto(photo: photo, options: SearchOptions(topK: 3))

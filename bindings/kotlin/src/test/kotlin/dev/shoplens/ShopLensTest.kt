@@ -67,6 +67,8 @@ class ShopLensTest {
                 FramePlane(nv21.copyOfRange(w * h, nv21.size), w.toUInt(), pixelStride = 2u),
             ),
         )
+        // What a camera screen does when it opens: the wide and portrait plans get made before the first frame.
+        runBlocking { lens.prepareAsync(w.toUInt(), h.toUInt()) }
         val fromFrame = lens.searchFrame(frame, SearchOptions(topK = 3u))
         val fromPhoto = lens.searchPhoto(photo.readBytes(), SearchOptions(topK = 3u))
         assertEquals("aloe-pot", fromFrame.matches[0].product.id)
