@@ -8,6 +8,11 @@ here="$(cd "$(dirname "$0")" && pwd)"
 secs="${1:-300}"; shift || true
 targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(shard_reader frame)
 triple="$(rustc -vV | sed -n 's/^host: //p')"
+# A PCA shard with a residual weight (the bundled sample is small enough to keep all dims, so it reaches neither),
+# written by the current code; built before the fuzzing flags are set.
+if [ ! -s "$here/corpus/shard_reader/pca.shard" ]; then
+  (cd "$here/.." && cargo test --release --test shard_hostile write_fuzz_seed -- --ignored)
+fi
 # The flags cargo-fuzz passes (its project.rs), minus -Zsanitizer. `--target` keeps them off build scripts.
 export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
  -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \

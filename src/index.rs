@@ -72,7 +72,8 @@ impl Default for IndexParams {
 pub struct Hit {
     /// Index of the product in the shard's product list.
     pub product: u32,
-    /// Cosine similarity of the query with the product's best view (on stored vectors); higher is better.
+    /// Cosine similarity of the query with the product's best view, as estimated from the stored vectors (PCA,
+    /// int8 and the residual term: it can exceed 1 slightly); higher is better.
     pub score: f32,
 }
 

@@ -66,8 +66,8 @@ pub fn in_category(category: &str, prefix: &str) -> bool {
 pub struct Match {
     /// The product.
     pub product: Product,
-    /// Higher is better: for visual search the cosine similarity of the query with the product's best view, for
-    /// keyword search a BM25 score.
+    /// Higher is better: for visual search the cosine similarity of the query with the product's best view (as
+    /// stored: estimated from its PCA projection, docs/shard-format.md), for keyword search a BM25 score.
     pub score: f32,
     /// 1-based position in the results.
     pub rank: u32,

@@ -316,13 +316,45 @@ fn decompression_bombs_are_errors_with_bounded_memory() {
     assert!(read(&with_sections(&b, &stored, &lens), "two frames").is_err());
 }
 
-/// Writes the sample shard as the fuzzer's seed (`fuzz/corpus/shard_reader/sample.shard`).
+/// A format 3 file (PCA as projection kind 1, no residual weight) opens as weight 0 and scores as the same
+/// vectors with the term off; a weight outside `[0, 1]` in a format 4 file is an error.
+#[test]
+fn format_3_projections_open_and_bad_residual_weights_are_errors() {
+    let b = sample();
+    let raw = raw_sections(&b);
+    let weighted = read(&b, "the sample").unwrap();
+    assert!(weighted.index.residual_weight() > 0.0, "the sample fits a weight: this test needs one");
+
+    let mut old = raw.clone();
+    let kind_1_len = old[0].len() - 4;
+    old[0].truncate(kind_1_len);
+    old[0][..4].copy_from_slice(&1u32.to_le_bytes());
+    let mut v3 = recompressed(&b, &old);
+    set_u32(&mut v3, 8, 3);
+    reseal(&mut v3);
+    let shard = read(&v3, "a format 3 file").unwrap();
+    assert_eq!(shard.index.residual_weight(), 0.0);
+    let mut off = weighted.index.clone();
+    off.set_residual_weight(0.0);
+    let q: Vec<f32> = (0..24).map(|i| (i % 5) as f32 - 2.0).collect();
+    assert_eq!(shard.index.search(&q, 10, 64, &|_| true).unwrap(), off.search(&q, 10, 64, &|_| true).unwrap());
+
+    for bad in [f32::NAN, f32::INFINITY, -0.5, 1.5] {
+        let mut r = raw.clone();
+        let at = r[0].len() - 4;
+        r[0][at..].copy_from_slice(&bad.to_le_bytes());
+        assert!(matches!(read(&recompressed(&b, &r), "a bad weight"), Err(Error::Shard(_))), "weight {bad}");
+    }
+}
+
+/// Writes the sample shard as the fuzzer's seed (`fuzz/corpus/shard_reader/pca.shard`): PCA, int8, a residual
+/// weight, which the bundled sample shard (identity) does not reach.
 #[test]
 #[ignore = "writes a file; run by hand before fuzzing"]
 fn write_fuzz_seed() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/shard_reader");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("sample.shard"), sample()).unwrap();
+    std::fs::write(dir.join("pca.shard"), sample()).unwrap();
 }
 
 /// Inputs the fuzzer found (`fuzz/run.sh`), resealed so they pass the checksums a normal build checks.

@@ -113,8 +113,9 @@ impl From<catalog::Product> for Product {
 pub struct Match {
     /// The product.
     pub product: Product,
-    /// Higher is better: for visual search and similar products the cosine similarity with the product's best view,
-    /// for keyword search a text relevance score.
+    /// Higher is better: for visual search and similar products the cosine similarity with the product's best view
+    /// (estimated from the compressed vectors the shard stores, so it can exceed 1 slightly), for keyword search a
+    /// text relevance score.
     pub score: f32,
     /// 1-based position in the results.
     pub rank: u32,

@@ -76,10 +76,11 @@ impl Projection {
         }
     }
 
-    /// Sets the residual weight (clamped to `0..=1`); the identity has none.
+    /// Sets the residual weight (clamped to `0..=1`; NaN and -0 are 0, so every weight set is one readers take,
+    /// in one byte form); the identity has none.
     pub(crate) fn set_residual_weight(&mut self, weight: f32) {
         if let Projection::Pca { residual_weight, .. } = self {
-            *residual_weight = weight.clamp(0.0, MAX_RESIDUAL_WEIGHT);
+            *residual_weight = if weight > 0.0 { weight.min(MAX_RESIDUAL_WEIGHT) } else { 0.0 };
         }
     }
 
@@ -407,6 +408,13 @@ mod tests {
             assert!(Projection::decode(&b, 16, 4).is_err(), "weight {bad}");
         }
         p.set_residual_weight(7.0);
+        assert_eq!(p.residual_weight(), 1.0);
+        for odd in [f32::NAN, -0.0, -3.0, f32::NEG_INFINITY] {
+            p.set_residual_weight(odd);
+            assert_eq!(p.residual_weight().to_bits(), 0, "{odd}");
+            assert!(Projection::decode(&p.encode(), 16, 4).is_ok());
+        }
+        p.set_residual_weight(f32::INFINITY);
         assert_eq!(p.residual_weight(), 1.0);
         let mut id = Projection::Identity { dim: 16 };
         id.set_residual_weight(0.5);

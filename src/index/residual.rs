@@ -2,7 +2,8 @@
 //! `|q_perp| * |r|` into an estimate of the dropped part of the score (see `index::pca`).
 //!
 //! The weight is the one that best reproduces the exact top 10 of the catalog's own vectors: a sample of them is
-//! searched as queries (each without itself), and every weight on a grid re-ranks the same candidates. A catalog
+//! searched as queries (each without its own product's views), and every weight on a grid re-ranks the same
+//! candidates. A catalog
 //! whose neighbours are near-copies (views, crops) fits a high weight; one of unrelated products fits a low one, and
 //! a weight of 0 is the plain PCA score.
 
@@ -27,12 +28,13 @@ pub(super) fn lengths(projection: &Projection, store: &Store) -> Vec<f32> {
         return Vec::new();
     }
     let (mean_sq, projected_mean) = projection.mean_terms();
-    // In parallel: this runs when a shard opens (about 15 ms for 100k vectors of 256 on one core).
+    // In parallel: this runs when a shard opens (about 15 ms for 100k vectors of 256 on one core, half on two).
+    // `|r| <= |x - mean| <= 2` for a valid build; the bound keeps a crafted file's scores within a valid one's order.
     (0..store.len())
         .into_par_iter()
         .map(|n| {
             let stored_sq = store.self_dot(n);
-            (1.0 - mean_sq - 2.0 * store.dot(n, &projected_mean) - stored_sq).max(0.0).sqrt()
+            (1.0 - mean_sq - 2.0 * store.dot(n, &projected_mean) - stored_sq).max(0.0).sqrt().min(2.0)
         })
         .collect()
 }
@@ -53,10 +55,11 @@ impl VectorIndex {
             let (projected, offset) = self.projection.query(&q);
             let dropped = Projection::dropped_len(&projected);
             let found = self.graph.search(CANDIDATES, |n| offset + self.store.dot(n as usize, &projected));
-            // (exact score, PCA score, dropped part) of each candidate but the sample itself.
+            // (exact score, PCA score, dropped part) of each candidate not of the sample's product: a search
+            // collapses a product's views into one hit, so how the term orders them does not matter.
             let scored: Vec<(f32, f32, f32)> = found
                 .iter()
-                .filter(|c| c.node as usize != s)
+                .filter(|c| self.products[c.node as usize] != self.products[s])
                 .map(|c| (dot(&unit(c.node as usize), &q), c.score, dropped * lens[c.node as usize]))
                 .collect();
             let truth = top(&scored, |c| c.0);

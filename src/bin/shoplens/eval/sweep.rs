@@ -178,26 +178,28 @@ pub fn dims(
     ef: usize,
 ) -> Result<Vec<DimPoint>, Error> {
     let model_dim = run.engine.embedder().dim();
-    // (dim, int8, keep the fitted residual weight): every PCA dim also without the residual term, to show its gain.
-    let mut settings: Vec<(usize, bool, bool)> = Vec::new();
-    for &d in dims {
-        settings.push(if d >= model_dim { (0, true, true) } else { (d, true, true) });
-        if d < model_dim {
-            settings.push((d, true, false));
-        }
-    }
+    let mut settings: Vec<(usize, bool)> = dims.iter().map(|&d| (if d >= model_dim { 0 } else { d }, true)).collect();
     if !dims.is_empty() {
-        settings.push((0, false, true));
+        settings.push((0, false));
     }
     let products = run.shard.products.len() as f64;
     let col = |variant: Variant| VARIANTS.iter().position(|v| *v == variant).unwrap_or(0);
     let mut out = Vec::new();
-    for (projected_dim, quantize, residual) in settings {
+    // Every PCA dim also runs with the residual term off, on the same build, to show what the term changes.
+    let mut indexes = Vec::new();
+    for (projected_dim, quantize) in settings {
         let params = IndexParams { projected_dim, quantize, ..IndexParams::default() };
-        let mut index = VectorIndex::build(&run.reference.vectors, &params)?;
-        if !residual {
-            index.set_residual_weight(0.0);
+        let index = VectorIndex::build(&run.reference.vectors, &params)?;
+        if index.stored_dim() < model_dim {
+            let mut off = index.clone();
+            off.set_residual_weight(0.0);
+            indexes.push((index, quantize, true));
+            indexes.push((off, quantize, false));
+        } else {
+            indexes.push((index, quantize, true));
         }
+    }
+    for (index, quantize, residual) in indexes {
         let h = &run.shard.header;
         let meta = ShardMeta {
             shard_id: h.shard_id.clone(),
