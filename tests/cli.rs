@@ -139,7 +139,12 @@ fn eval_reports_every_variant_and_dumps_vectors() {
     }
     assert_eq!(row("photo", "hnsw")["r5"], 1.0);
     assert!(model["latency"]["inference_ms"].as_f64().unwrap() > 0.0);
-    assert_eq!(model["dims"].as_array().unwrap().len(), 2);
+    // PCA 64 with its fitted residual weight and with the term off, then the f32 vectors.
+    let dims = model["dims"].as_array().unwrap();
+    let rows: Vec<(u64, bool)> =
+        dims.iter().map(|d| (d["projected_dim"].as_u64().unwrap(), d["residual_fitted"].as_bool().unwrap())).collect();
+    assert_eq!(rows, [(64, true), (64, false), (320, true)]);
+    assert_eq!(dims[1]["residual_weight"], 0.0);
     let id = model["model_id"].as_str().unwrap();
     let npy = std::fs::read(dump.join(id).join("catalog.npy")).unwrap();
     let header = String::from_utf8_lossy(&npy[10..128]);
