@@ -401,9 +401,11 @@ impl VectorIndex {
             prev = p;
         }
         r.finish()?;
-        let residuals =
-            if projection.residual_weight() > 0.0 { residual::lengths(&projection, &store) } else { Vec::new() };
-        Ok(VectorIndex { projection, store, graph, products, residuals })
+        // The lengths are derived from the stored vectors, as a build's are: the same setter makes them.
+        let weight = projection.residual_weight();
+        let mut index = VectorIndex { projection, store, graph, products, residuals: Vec::new() };
+        index.set_residual_weight(weight);
+        Ok(index)
     }
 }
 
