@@ -11,10 +11,13 @@ use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 
 mod depthwise;
+mod profile;
 
 use crate::error::{Error, Result};
 use crate::frame::CameraFrame;
 use crate::preprocess::{InputSpec, Layout, WIDE_ASPECT};
+
+pub use profile::OpTime;
 
 /// The manifest format this build reads.
 pub const MANIFEST_FORMAT: &str = "shoplens-model";

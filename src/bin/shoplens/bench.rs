@@ -24,6 +24,9 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also time the square plan op by op (tract's ops, summed per kind; `ops` in the JSON).
+    #[arg(long)]
+    ops: bool,
 }
 
 /// Median and minimum of a stage, in milliseconds.
@@ -107,9 +110,10 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     // The same for a portrait stream, its plan made beforehand by `prepare` as a camera screen would on opening:
     // the first tall frame then waits only for its inference.
     let start = Instant::now();
-    engine.prepare(h, w)?;
+    let (tall_w, tall_h) = engine.prepare(h, w)?;
     let prepare_tall = start.elapsed().as_secs_f64() * 1e3;
-    let tall_spec = engine.embedder().input_spec().fit_size(h, w);
+    // The shape prepare settled on: the square one for a model that cannot run tall.
+    let tall_spec = engine.embedder().input_spec().fit_size(tall_w, tall_h);
     let tall_tensor = vec![0.5f32; tall_spec.len()];
     let start = Instant::now();
     std::hint::black_box(engine.embedder().embed_input(tall_tensor, &tall_spec)?);
@@ -133,7 +137,9 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     let tract_dw_cosine =
         cosine(&engine.embedder().embed_tensor(tensor.clone())?, &tract_dw.embed_tensor(tensor.clone())?);
 
-    let report = serde_json::json!({
+    let ops = if args.ops { Some(engine.embedder().profile_ops(n)?) } else { None };
+
+    let mut report = serde_json::json!({
         "model": model_path.display().to_string(),
         "model_id": engine.embedder().manifest().model_id,
         "photo": photo_path.display().to_string(),
@@ -167,6 +173,9 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
             "photo_to_embedding": photo_to_embedding,
         },
     });
+    if let Some(ops) = &ops {
+        report["ops"] = serde_json::json!(ops);
+    }
     if args.json {
         println!("{report}");
     } else {
@@ -198,6 +207,13 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
             theirs.median_ms,
             theirs.median_ms / ours.median_ms
         );
+        if let Some(ops) = &ops {
+            let total: f64 = ops.iter().map(|o| o.ms).sum();
+            println!("op by op, square plan, median ms per run ({total:.2} in all):");
+            for o in ops {
+                println!("  {:<32} {:>3} nodes {:>8.2} {:>5.1} %", o.op, o.nodes, o.ms, 100.0 * o.ms / total);
+            }
+        }
     }
     Ok(())
 }

@@ -1,0 +1,87 @@
+//! Where inference time goes, op by op: the square plan run node by node through tract's own evaluation hook,
+//! each node's evaluation timed and summed by op kind. It is the profile `shoplens bench --ops` prints, and it runs
+//! on a device without `perf` or symbols.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::plan::{eval, SimpleState};
+
+use tract_linalg::multithread::multithread_tract_scope;
+
+use super::Embedder;
+use crate::{Error, Result};
+
+/// The time of one kind of op in a run, summed over its nodes.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct OpTime {
+    /// tract's name for the op (`OptMatMul`, `ShopLensDepthwise`, ...).
+    pub op: String,
+    /// How many nodes of the plan run it.
+    pub nodes: usize,
+    /// Median over the runs of the time spent in its nodes, in milliseconds.
+    pub ms: f64,
+}
+
+impl Embedder {
+    /// Runs the square plan `runs` times (after a warm-up run) on a blank tensor, timing every node, and returns
+    /// the time per op kind, largest first. The sum is a little above a plain run's time (the clock calls).
+    pub fn profile_ops(&self, runs: usize) -> Result<Vec<OpTime>> {
+        let plan = self.plan.clone();
+        let input: Tensor = tract_ndarray::ArrayD::<f32>::zeros(&self.spec.shape()[..]).into();
+        let mut state = SimpleState::new(&plan)?;
+        // Per run: op name -> (nodes, seconds).
+        let mut per_run: Vec<BTreeMap<String, (usize, f64)>> = Vec::with_capacity(runs);
+        for run in 0..=runs.max(1) {
+            let mut times = BTreeMap::<String, (usize, f64)>::new();
+            let mut go = || {
+                state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, op_state, node, inputs| {
+                    let start = Instant::now();
+                    let out = eval(ctx, op_state, node, inputs);
+                    let entry = times.entry(node.op().name().to_string()).or_default();
+                    entry.0 += 1;
+                    entry.1 += start.elapsed().as_secs_f64();
+                    out
+                })
+            };
+            match &self.executor {
+                Some(pool) => multithread_tract_scope(pool.clone(), go)?,
+                None => go()?,
+            };
+            if run > 0 {
+                per_run.push(times);
+            }
+        }
+        let first = per_run.first().ok_or_else(|| Error::Model("no profile run".into()))?;
+        let mut ops: Vec<OpTime> = first
+            .iter()
+            .map(|(op, &(nodes, _))| {
+                let mut ms: Vec<f64> = per_run.iter().map(|t| t.get(op).map_or(0.0, |e| e.1 * 1e3)).collect();
+                ms.sort_by(f64::total_cmp);
+                OpTime { op: op.clone(), nodes, ms: ms[ms.len() / 2] }
+            })
+            .collect();
+        ops.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+        Ok(ops)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::EmbedderOptions;
+
+    #[test]
+    fn the_profile_covers_the_plan_and_finds_our_depthwise_op() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let model = format!("{root}/models/shoplens-effnet-lite0-int8.onnx");
+        let embedder = Embedder::from_path(model, EmbedderOptions { threads: 1, ..Default::default() }).unwrap();
+        let ops = embedder.profile_ops(2).unwrap();
+        let dw = ops.iter().find(|o| o.op == "ShopLensDepthwise").expect("our depthwise op in the plan");
+        assert_eq!(dw.nodes, 16);
+        assert!(ops.iter().all(|o| o.ms >= 0.0 && o.nodes > 0));
+        let nodes: usize = ops.iter().map(|o| o.nodes).sum();
+        assert_eq!(nodes, embedder.plan.order_without_consts().len(), "every node the plan runs, once");
+    }
+}
