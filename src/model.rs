@@ -11,6 +11,7 @@ use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 
 mod depthwise;
+mod dequant;
 mod profile;
 
 use crate::error::{Error, Result};
@@ -242,7 +243,10 @@ fn optimize(
     spec: &InputSpec,
     options: &EmbedderOptions,
 ) -> Result<Arc<TypedSimplePlan>> {
-    let mut model = tract_onnx::onnx().model_for_read(&mut &onnx[..])?;
+    let framework = tract_onnx::onnx();
+    let mut proto = framework.proto_model_for_read(&mut &onnx[..])?;
+    dequant::fold_weight_dequantize(&mut proto);
+    let mut model = framework.model_for_proto_model(&proto)?;
     let inputs = model.input_outlets()?;
     let input_name = match inputs {
         [only] => model.node(only.node).name.clone(),
