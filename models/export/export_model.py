@@ -657,7 +657,8 @@ class _Calib:
 
 
 def quantize(fp32_path, out_path, calib_inputs, calibrate_method="MinMax", per_channel=True,
-             activation_type="QUInt8", weight_type="QInt8", symmetric_activations=False, exclude=(), percentile=99.999, percentile_symmetric=True):
+             activation_type="QUInt8", weight_type="QInt8", symmetric_activations=False, exclude=(), percentile=99.999, percentile_symmetric=True,
+             quant_format="QDQ", op_types=None):
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
@@ -672,7 +673,8 @@ def quantize(fp32_path, out_path, calib_inputs, calibrate_method="MinMax", per_c
         tmp_out = os.path.join(tmp, "q.onnx")
         quantize_static(
             fp32_path, tmp_out, Reader(calib_inputs),
-            quant_format=QuantFormat.QDQ,
+            quant_format=getattr(QuantFormat, quant_format),
+            op_types_to_quantize=op_types,
             per_channel=per_channel,
             activation_type=getattr(QuantType, activation_type),
             weight_type=getattr(QuantType, weight_type),
@@ -856,6 +858,8 @@ def main():
     ap.add_argument("--explore", action="store_true", help="also measure and time the quantization variants")
     ap.add_argument("--skip-eval", action="store_true", help="skip the head/crop table and the agreement table")
     ap.add_argument("--qdq", metavar="PATH", help="also write the statically quantized (QDQ) model here")
+    ap.add_argument("--qoperator", metavar="PATH",
+                    help="also write the same quantization in ONNX's operator form (QLinearConv; Add left float)")
     args = ap.parse_args()
     out_dir = args.out_dir
     os.makedirs(out_dir, exist_ok=True)
@@ -914,6 +918,13 @@ def main():
         # benches/ort_compare.py.
         quantize(fp32_path, args.qdq, calib_inputs, **resolve({}))
         print(f"wrote {args.qdq} (static QDQ, {os.path.getsize(args.qdq)} bytes)")
+    if args.qoperator:
+        # The operator form tract-onnx maps to its own quantized convolutions (docs/benchmarks.md times it); Clip
+        # is quantized with Conv so the ReLU6 folds into the output range, Add stays float (QLinearAdd is a
+        # Microsoft extension tract does not read).
+        quantize(fp32_path, args.qoperator, calib_inputs, **resolve(dict(quant_format="QOperator",
+                                                                          op_types=["Conv", "Clip"])))
+        print(f"wrote {args.qoperator} (static QOperator, {os.path.getsize(args.qoperator)} bytes)")
     size = os.path.getsize(int8_path)
     if size > 8 * 1024 * 1024:
         raise SystemExit(f"int8 model is {size} bytes, more than 8 MB")
