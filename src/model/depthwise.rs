@@ -21,6 +21,10 @@ use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
+mod expand;
+
+use expand::Expand;
+
 /// One depthwise convolution of a batch-1 `[1, C, H, W]` or `[C, H, W]` f32 tensor, bias added, optionally clamped.
 #[derive(Debug, Clone)]
 pub(crate) struct DepthwiseConv {
@@ -35,6 +39,9 @@ pub(crate) struct DepthwiseConv {
     weights: Arc<[f32]>,
     bias: Arc<[f32]>,
     clamp: Option<(f32, f32)>,
+    /// The 1x1 convolution in front, folded in: the op then reads that convolution's input (`expand.inputs`
+    /// channels) and makes each of its own input planes as it goes.
+    expand: Option<Expand>,
 }
 
 impl PartialEq for DepthwiseConv {
@@ -46,6 +53,7 @@ impl PartialEq for DepthwiseConv {
             && bits(&self.weights) == bits(&other.weights)
             && bits(&self.bias) == bits(&other.bias)
             && clamp(self.clamp) == clamp(other.clamp)
+            && self.expand == other.expand
     }
 }
 
@@ -58,8 +66,14 @@ impl Op for DepthwiseConv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "{} channels, {}x{} kernel, stride {}, pad {:?}, clamp {:?}",
-            self.channels, self.kernel.0, self.kernel.1, self.stride, self.pad, self.clamp
+            "{} channels, {}x{} kernel, stride {}, pad {:?}, clamp {:?}, expanded from {:?} channels",
+            self.channels,
+            self.kernel.0,
+            self.kernel.1,
+            self.stride,
+            self.pad,
+            self.clamp,
+            self.expand.as_ref().map(|e| e.inputs)
         )])
     }
 
@@ -89,10 +103,14 @@ impl EvalOp for DepthwiseConv {
                     let per = self.channels.div_ceil(4 * pool.current_num_threads()).max(1);
                     let (plane_in, plane_out) = (self.input.0 * self.input.1, self.output.0 * self.output.1);
                     pool.install(|| {
-                        out.par_chunks_mut(per * plane_out)
-                            .zip(input.par_chunks(per * plane_in))
-                            .enumerate()
-                            .for_each(|(i, (out, input))| self.run(input, out, i * per))
+                        out.par_chunks_mut(per * plane_out).enumerate().for_each(|(i, out)| {
+                            // Folded, every chunk of channels reads all the narrow input planes.
+                            let input = match self.expand {
+                                Some(_) => input,
+                                None => &input[i * per * plane_in..],
+                            };
+                            self.run(input, out, i * per)
+                        })
                     });
                 }
                 _ => self.run(input, out, 0),
@@ -109,7 +127,8 @@ impl TypedOp for DepthwiseConv {
     }
 
     fn cost(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
-        let macs = self.channels * self.kernel.0 * self.kernel.1 * self.output.0 * self.output.1;
+        let expand = self.expand.as_ref().map_or(0, |e| e.inputs * self.input.0 * self.input.1);
+        let macs = self.channels * (self.kernel.0 * self.kernel.1 * self.output.0 * self.output.1 + expand);
         Ok(tvec!((Cost::FMA(f32::datum_type()), macs.into())))
     }
 
@@ -122,8 +141,13 @@ impl DepthwiseConv {
             [1, c, h, w] | [c, h, w] => (*c, *h, *w),
             _ => bail!("depthwise input {input:?} is not [1, C, H, W] or [C, H, W]"),
         };
-        if (c, (h, w)) != (self.channels, self.input) {
+        if (c, (h, w)) != (self.expand.as_ref().map_or(self.channels, |e| e.inputs), self.input) {
             bail!("depthwise input {input:?} changed shape");
+        }
+        if let Some(e) = &self.expand {
+            // As the folded 1x1 convolution's output is laid out (tract's `...->NOHW` or `...->OHW`).
+            let (c, (oh, ow)) = (self.channels, self.output);
+            return Ok(if e.batch { tvec![1, c, oh, ow] } else { tvec![c, oh, ow] });
         }
         let mut shape: TVec<usize> = input.into();
         let n = shape.len();
@@ -132,7 +156,8 @@ impl DepthwiseConv {
         Ok(shape)
     }
 
-    /// The convolution of `input` (`n x H x W`: channels `first..first + n`) into `out` (`n x OH x OW`).
+    /// The convolution of `input` (`n x H x W`: channels `first..first + n`; with `expand`, all its `inputs x H x W`)
+    /// into `out` (`n x OH x OW`).
     fn run(&self, input: &[f32], out: &mut [f32], first: usize) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
@@ -185,8 +210,16 @@ impl DepthwiseConv {
         let mut phases = vec![0f32; s * s * phase_len + LANES];
         let mut acc = vec![0f32; flat];
         let mut taps: Vec<(usize, f32)> = Vec::with_capacity(kh * kw);
+        let mut plane = vec![0f32; if self.expand.is_some() { h * w } else { 0 }];
         for c in 0..out.len() / (oh * ow) {
-            let src = &input[c * h * w..(c + 1) * h * w];
+            let src: &[f32] = match &self.expand {
+                Some(e) => {
+                    // SAFETY: the caller's promise.
+                    unsafe { e.plane::<G>(input, first + c, &mut plane) };
+                    &plane
+                }
+                None => &input[c * h * w..(c + 1) * h * w],
+            };
             phases.fill(0.0);
             for iy in 0..h.min(ph - self.pad.0) {
                 let y = iy + self.pad.0;
@@ -241,6 +274,30 @@ trait Group {
     /// # Safety
     /// The CPU must have the instructions the implementation uses (AVX2 and FMA for [`Avx2`]).
     unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]);
+
+    /// `out[l] = clamp(bias + sum over i of weights[i] * input[i * len + base + l])`: `LANES` pixels of a 1x1
+    /// convolution's output channel ([`Expand`]).
+    ///
+    /// # Safety
+    /// As [`Group::sum`]; and `input` holds `weights.len()` planes of `len` values, `base + LANES <= len`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn mix(
+        input: &[f32],
+        len: usize,
+        base: usize,
+        weights: &[f32],
+        bias: f32,
+        clamp: (f32, f32),
+        out: &mut [f32; LANES],
+    );
+}
+
+/// The `LANES` values of plane `i` at `base` (`None` only on a sizing bug: that plane is then skipped).
+#[inline(always)]
+fn plane_values(input: &[f32], len: usize, i: usize, base: usize) -> Option<&[f32; LANES]> {
+    let values = input.get(i * len + base..).and_then(|rest| rest.first_chunk::<LANES>());
+    debug_assert!(values.is_some(), "plane {i} at {base} past an input of {}", input.len());
+    values
 }
 
 /// The `LANES` values a tap reads. The plane is sized so that this is always `Some` (the furthest read ends at its
@@ -263,6 +320,24 @@ impl Group for Scalar {
             let Some(x) = tap_values(phases, offset, base) else { continue };
             out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
         }
+    }
+
+    #[inline(always)]
+    unsafe fn mix(
+        input: &[f32],
+        len: usize,
+        base: usize,
+        weights: &[f32],
+        bias: f32,
+        (lo, hi): (f32, f32),
+        out: &mut [f32; LANES],
+    ) {
+        *out = [bias; LANES];
+        for (i, &w) in weights.iter().enumerate() {
+            let Some(x) = plane_values(input, len, i, base) else { continue };
+            out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
+        }
+        out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
     }
 }
 
@@ -294,6 +369,41 @@ impl Group for Avx2 {
             _mm256_storeu_ps(out.add(8), s1);
             _mm256_storeu_ps(out.add(16), s2);
             _mm256_storeu_ps(out.add(24), s3);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn mix(
+        input: &[f32],
+        len: usize,
+        base: usize,
+        weights: &[f32],
+        bias: f32,
+        (lo, hi): (f32, f32),
+        out: &mut [f32; LANES],
+    ) {
+        use std::arch::x86_64::*;
+        // SAFETY: the caller guarantees AVX2 and FMA; every load and store covers a `[f32; LANES]` at offsets 0, 8,
+        // 16 and 24.
+        unsafe {
+            let (mut s0, mut s1, mut s2, mut s3) =
+                (_mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias));
+            for (i, &w) in weights.iter().enumerate() {
+                let Some(x) = plane_values(input, len, i, base) else { continue };
+                let (w, x) = (_mm256_set1_ps(w), x.as_ptr());
+                s0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x), s0);
+                s1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(8)), s1);
+                s2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(16)), s2);
+                s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(24)), s3);
+            }
+            // max then min, in that order, as the scalar path and tract's Max/Min pair do (NaN aside).
+            let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+            let clamp = |s| _mm256_min_ps(_mm256_max_ps(s, lo), hi);
+            let out = out.as_mut_ptr();
+            _mm256_storeu_ps(out, clamp(s0));
+            _mm256_storeu_ps(out.add(8), clamp(s1));
+            _mm256_storeu_ps(out.add(16), clamp(s2));
+            _mm256_storeu_ps(out.add(24), clamp(s3));
         }
     }
 }
@@ -331,6 +441,42 @@ impl Group for Neon {
             }
         }
     }
+
+    #[inline(always)]
+    unsafe fn mix(
+        input: &[f32],
+        len: usize,
+        base: usize,
+        weights: &[f32],
+        bias: f32,
+        (lo, hi): (f32, f32),
+        out: &mut [f32; LANES],
+    ) {
+        use std::arch::aarch64::*;
+        // SAFETY: NEON is part of the arm64 baseline; every load and store covers a `[f32; LANES]` at offsets 0, 4,
+        // ..., 28.
+        unsafe {
+            let b = vdupq_n_f32(bias);
+            let (mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7) = (b, b, b, b, b, b, b, b);
+            for (i, &w) in weights.iter().enumerate() {
+                let Some(x) = plane_values(input, len, i, base) else { continue };
+                let (w, x) = (vdupq_n_f32(w), x.as_ptr());
+                s0 = vfmaq_f32(s0, w, vld1q_f32(x));
+                s1 = vfmaq_f32(s1, w, vld1q_f32(x.add(4)));
+                s2 = vfmaq_f32(s2, w, vld1q_f32(x.add(8)));
+                s3 = vfmaq_f32(s3, w, vld1q_f32(x.add(12)));
+                s4 = vfmaq_f32(s4, w, vld1q_f32(x.add(16)));
+                s5 = vfmaq_f32(s5, w, vld1q_f32(x.add(20)));
+                s6 = vfmaq_f32(s6, w, vld1q_f32(x.add(24)));
+                s7 = vfmaq_f32(s7, w, vld1q_f32(x.add(28)));
+            }
+            let (lo, hi) = (vdupq_n_f32(lo), vdupq_n_f32(hi));
+            let out = out.as_mut_ptr();
+            for (k, s) in [s0, s1, s2, s3, s4, s5, s6, s7].into_iter().enumerate() {
+                vst1q_f32(out.add(4 * k), vminq_f32(vmaxq_f32(s, lo), hi));
+            }
+        }
+    }
 }
 
 /// Replaces every depthwise convolution of `model` that [`DepthwiseConv`] runs exactly (batch 1, f32, NCHW or CHW,
@@ -339,9 +485,9 @@ impl Group for Neon {
 pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<usize> {
     let mut replaced = 0;
     for id in model.eval_order()? {
-        let Some((op, last)) = recognize(model, id)? else { continue };
+        let Some((op, source, last)) = recognize(model, id)? else { continue };
         // A replacement tract refuses (say, facts that differ after all) leaves tract's convolution in place.
-        match replacement(model, id, op, last) {
+        match replacement(model, id, op, source, last) {
             Ok(patch) => patch.apply(model)?,
             Err(e) => {
                 log::debug!("depthwise convolution {} stays tract's: {e}", model.node(id).name);
@@ -353,18 +499,25 @@ pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<usize> {
     Ok(replaced)
 }
 
-/// The patch wiring `op` in place of nodes `id..=last`.
-fn replacement(model: &TypedModel, id: usize, op: DepthwiseConv, last: usize) -> TractResult<TypedModelPatch> {
+/// The patch wiring `op`, reading `source`, in place of the nodes up to `last`.
+fn replacement(
+    model: &TypedModel,
+    id: usize,
+    op: DepthwiseConv,
+    source: OutletId,
+    last: usize,
+) -> TractResult<TypedModelPatch> {
     let node = model.node(id);
     let mut patch = TypedModelPatch::default();
-    let tap = patch.tap_model(model, node.inputs[0])?;
+    let tap = patch.tap_model(model, source)?;
     let out = patch.wire_node(format!("{}.shoplens", node.name), op, &[tap])?[0];
     patch.shunt_outside(model, OutletId::new(last, 0), out)?;
     Ok(patch)
 }
 
-/// The op for node `id` and the last node it replaces (the conv, or the clamp's `Min`), if it fits.
-fn recognize(model: &TypedModel, id: usize) -> TractResult<Option<(DepthwiseConv, usize)>> {
+/// The op for node `id`, the outlet it reads (the conv's input, or the input of an expand convolution folded in)
+/// and the last node it replaces (the conv, or the clamp's `Min`), if it fits.
+fn recognize(model: &TypedModel, id: usize) -> TractResult<Option<(DepthwiseConv, OutletId, usize)>> {
     let node = model.node(id);
     let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
     let spec = &conv.pool_spec;
@@ -427,13 +580,19 @@ fn recognize(model: &TypedModel, id: usize) -> TractResult<Option<(DepthwiseConv
         weights,
         bias,
         clamp: None,
+        expand: None,
     };
     let mut last = id;
     if let Some((lo, min_node)) = clamp_after(model, id)? {
         op.clamp = Some(lo);
         last = min_node;
     }
-    Ok(Some((op, last)))
+    let mut source = node.inputs[0];
+    if let Some((e, outlet)) = expand::recognize(model, source, c, (h, w))? {
+        op.expand = Some(e);
+        source = outlet;
+    }
+    Ok(Some((op, source, last)))
 }
 
 /// `((lo, hi), id of the Min)` when the conv's only consumer is `Max(x, lo)` and that one's is `Min(x, hi)`.
@@ -538,6 +697,7 @@ mod tests {
                                 weights: values(channels * kh * kw, &mut seed).into(),
                                 bias: values(channels, &mut seed).into(),
                                 clamp,
+                                expand: None,
                             };
                             let input = values(channels * h * w, &mut seed);
                             let want = reference(&op, &input);
@@ -569,6 +729,67 @@ mod tests {
         assert_eq!(cases, 240);
     }
 
+    #[test]
+    fn an_expand_folded_in_matches_the_definition() {
+        let mut seed = 5;
+        for (h, w) in [(57usize, 58usize), (8, 4), (3, 11)] {
+            for clamp in [None, Some((0.0, 6.0))] {
+                let (channels, inputs, (kh, kw), s) = (5, 3, (3, 3), 2);
+                let (oh, ow) = ((h + 2 - kh) / s + 1, (w + 2 - kw) / s + 1);
+                let expand = Expand {
+                    inputs,
+                    weights: values(channels * inputs, &mut seed).into(),
+                    bias: values(channels, &mut seed).into(),
+                    clamp,
+                    batch: false,
+                };
+                let op = DepthwiseConv {
+                    channels,
+                    kernel: (kh, kw),
+                    stride: s,
+                    pad: (1, 1),
+                    input: (h, w),
+                    output: (oh, ow),
+                    weights: values(channels * kh * kw, &mut seed).into(),
+                    bias: values(channels, &mut seed).into(),
+                    clamp: Some((0.0, 6.0)),
+                    expand: Some(expand.clone()),
+                };
+                let input = values(inputs * h * w, &mut seed);
+                // The expanded planes from the definition, then the plain op's reference on them.
+                let mut wide = Vec::with_capacity(channels * h * w);
+                for c in 0..channels {
+                    for p in 0..h * w {
+                        let sum = (0..inputs)
+                            .fold(expand.bias[c], |a, i| a + expand.weights[c * inputs + i] * input[i * h * w + p]);
+                        wide.push(clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi)));
+                    }
+                }
+                let want = reference(&DepthwiseConv { expand: None, ..op.clone() }, &wide);
+                let mut got = vec![f32::NAN; want.len()];
+                op.run(&input, &mut got, 0);
+                let mut scalar = vec![f32::NAN; want.len()];
+                // SAFETY: the scalar sum runs anywhere.
+                unsafe { op.run_with::<Scalar>(&input, &mut scalar, 0) };
+                // Channels 0-1, then 2-4, as two threads would run them: each reads all the input planes.
+                let mut split = vec![f32::NAN; want.len()];
+                let (a, b) = split.split_at_mut(2 * oh * ow);
+                op.run(&input, a, 0);
+                op.run(&input, b, 2);
+                assert_eq!(split, got);
+                for (i, ((g, sc), r)) in got.iter().zip(&scalar).zip(&want).enumerate() {
+                    let tol = 1e-4 * (1.0 + r.abs());
+                    assert!((g - r).abs() <= tol && (sc - r).abs() <= tol, "{h}x{w} at {i}: {g} / {sc} vs {r}");
+                }
+                assert_eq!(op.output_shape(&[1, inputs, h, w]).unwrap().as_slice(), &[channels, oh, ow]);
+                assert_eq!(op.output_shape(&[inputs, h, w]).unwrap().as_slice(), &[channels, oh, ow]);
+                let batched = DepthwiseConv { expand: Some(Expand { batch: true, ..expand.clone() }), ..op.clone() };
+                assert_eq!(batched.output_shape(&[1, inputs, h, w]).unwrap().as_slice(), &[1, channels, oh, ow]);
+                assert!(op.output_shape(&[1, channels, h, w]).is_err(), "it reads the narrow input");
+            }
+        }
+    }
+
     /// Through tract's entry point, on a pool of three threads: 67 channels split into chunks of 6, the last one
     /// short; every output written (the output tensor starts uninitialized).
     #[test]
@@ -586,6 +807,7 @@ mod tests {
             weights: values(c * 9, &mut seed).into(),
             bias: values(c, &mut seed).into(),
             clamp: Some((0.0, 6.0)),
+            expand: None,
         };
         let input = values(c * h * w, &mut seed);
         let want = reference(&op, &input);
@@ -621,13 +843,19 @@ mod tests {
             ("batch2", 0),
             ("tiny", 1),
         ];
-        for (name, expected) in cases {
+        // With the 1x1 convolution in front: how many of them are folded in.
+        let expand_cases = [("expand_clip", 1), ("expand_noclip", 1), ("expand_small_plane", 0), ("expand_out_too", 0)];
+        let cases = cases.map(|(name, n)| (name, n, 0)).into_iter().chain(expand_cases.map(|(name, n)| (name, 1, n)));
+        for (name, expected, expanded) in cases {
             let load = || {
                 let model = tract_onnx::onnx().model_for_path(format!("{dir}/{name}.onnx")).unwrap();
                 model.into_typed().unwrap().into_decluttered().unwrap()
             };
             let mut fused = load();
             assert_eq!(fuse(&mut fused).unwrap(), expected, "{name}");
+            let folded =
+                fused.nodes().iter().filter_map(|n| n.op_as::<DepthwiseConv>()).filter(|op| op.expand.is_some());
+            assert_eq!(folded.count(), expanded, "{name}");
             // tract's own plan for these trips a debug-build pointer check in its im2col (1x1 planes are covered
             // by the definition test above).
             if ["batch2", "tiny"].contains(&name) {
@@ -666,6 +894,10 @@ mod tests {
         let ours: Vec<&DepthwiseConv> = model.nodes().iter().filter_map(|n| n.op_as::<DepthwiseConv>()).collect();
         assert_eq!(ours.len(), expected);
         assert!(ours.iter().all(|op| op.clamp == Some((0.0, 6.0))), "every ReLU6 folded in");
+        // The expand convolutions on the 112x144 and 56x72 maps (16 -> 96, 24 -> 144 twice), with their ReLU6.
+        let expanded: Vec<_> = ours.iter().filter_map(|op| op.expand.as_ref()).collect();
+        assert_eq!(expanded.len(), if expected == 16 { 3 } else { 0 });
+        assert!(expanded.iter().all(|e| e.clamp == Some((0.0, 6.0))));
         if expected == 16 {
             assert!(!model.nodes().iter().any(|n| n.op().name() == "DepthWiseConv"), "no tract depthwise left");
         }

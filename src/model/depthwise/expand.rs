@@ -1,0 +1,153 @@
+//! The 1x1 "expand" convolution in front of a depthwise one, folded into it.
+//!
+//! In an inverted-residual block a 1x1 convolution widens the channels (16 to 96 on a 112x112 map in the bundled
+//! model) and the depthwise convolution reads them back: the wide map makes a round trip through memory, and tract's
+//! matrix product writes it a short row at a time (its tiles hold channels, the layout wants pixels). Folded, each
+//! wide channel plane is computed when the depthwise op needs it, into a buffer that stays in cache, as a weighted
+//! sum of the narrow input planes with its bias and ReLU6. Only large maps are folded: on small ones the map fits
+//! in cache anyway and tract's register-blocked matrix product is the faster sum.
+
+use std::sync::Arc;
+
+use tract_onnx::tract_core::internal::*;
+use tract_onnx::tract_core::ops::einsum::EinSum;
+
+use super::{clamp_after, Group, LANES};
+
+/// The smallest map (pixels per channel) worth folding: 56x56. Measured on x86-64 (docs/benchmarks.md): at 112x112
+/// and 56x56 folding wins, at 28x28 tract's matrix product does.
+const MIN_PLANE: usize = 56 * 56;
+
+/// A 1x1 convolution of `inputs` channels into the depthwise op's channels, bias added, optionally clamped.
+#[derive(Debug, Clone)]
+pub(crate) struct Expand {
+    pub(super) inputs: usize,
+    /// `channels x inputs`.
+    pub(super) weights: Arc<[f32]>,
+    pub(super) bias: Arc<[f32]>,
+    pub(super) clamp: Option<(f32, f32)>,
+    /// Whether its output keeps a batch axis (of 1): `[1, C, H, W]` rather than `[C, H, W]`.
+    pub(super) batch: bool,
+}
+
+impl PartialEq for Expand {
+    fn eq(&self, other: &Self) -> bool {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<u32>>();
+        let clamp = |c: Option<(f32, f32)>| c.map(|(a, b)| (a.to_bits(), b.to_bits()));
+        self.inputs == other.inputs
+            && bits(&self.weights) == bits(&other.weights)
+            && bits(&self.bias) == bits(&other.bias)
+            && clamp(self.clamp) == clamp(other.clamp)
+            && self.batch == other.batch
+    }
+}
+
+impl Expand {
+    /// Channel `c`'s plane: `clamp(bias[c] + sum over i of weights[c][i] * input plane i)`, `plane.len()` pixels
+    /// from `input` (`inputs x plane.len()`, checked by the caller).
+    ///
+    /// # Safety
+    /// The CPU must support `G` ([`Group::mix`]).
+    #[inline(always)]
+    pub(super) unsafe fn plane<G: Group>(&self, input: &[f32], c: usize, plane: &mut [f32]) {
+        let len = plane.len();
+        let weights = &self.weights[c * self.inputs..(c + 1) * self.inputs];
+        let bias = self.bias[c];
+        let (lo, hi) = self.clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        let full = len - len % LANES;
+        for (g, out) in plane[..full].chunks_exact_mut(LANES).enumerate() {
+            if let Some(out) = out.first_chunk_mut::<LANES>() {
+                // SAFETY: the caller's promise; `input` holds `inputs` planes of `len`, and this group ends at or
+                // before `len`.
+                unsafe { G::mix(input, len, g * LANES, weights, bias, (lo, hi), out) };
+            }
+        }
+        for (p, out) in plane.iter_mut().enumerate().skip(full) {
+            let sum = weights.iter().enumerate().fold(bias, |s, (i, &w)| s + w * input[i * len + p]);
+            *out = sum.max(lo).min(hi);
+        }
+    }
+}
+
+/// The expand convolution (and its clamp) that feeds `src`, the input of a depthwise convolution of `channels`
+/// channels over `plane` (h, w): the op and the outlet it reads. tract declutters a 1x1 convolution into an
+/// `EinSum` `IHW,OI->OHW` (weights `[O, I]`; `NIHW,...` with a batch of 1 for a model's first one) and an `Add` of the bias; that pair, optionally followed by a
+/// `Max`-then-`Min` clamp, each read only by the next, is what is folded. `None` for anything else.
+pub(super) fn recognize(
+    model: &TypedModel,
+    src: OutletId,
+    channels: usize,
+    plane: (usize, usize),
+) -> TractResult<Option<(Expand, OutletId)>> {
+    if plane.0 * plane.1 < MIN_PLANE {
+        return Ok(None);
+    }
+    let single_reader =
+        |id: usize| model.node(id).outputs[0].successors.len() == 1 && !model.outputs.contains(&OutletId::new(id, 0));
+    if src.slot != 0 || !single_reader(src.node) {
+        return Ok(None);
+    }
+    // The bias `Add`, or the `Min` of a `Max`-then-`Min` clamp after it.
+    let (add_id, clamp) = if model.node(src.node).op().name() == "Add" {
+        (src.node, None)
+    } else {
+        let max = model.node(src.node).inputs.first().map(|o| o.node);
+        let add = max.and_then(|m| model.node(m).inputs.first()).map(|o| o.node);
+        match add {
+            Some(add) => match clamp_after(model, add)? {
+                Some((lohi, min)) if min == src.node => (add, Some(lohi)),
+                _ => return Ok(None),
+            },
+            None => return Ok(None),
+        }
+    };
+    let add = model.node(add_id);
+    if add.op().name() != "Add" || add.inputs.len() != 2 || !single_reader(add_id) {
+        return Ok(None);
+    }
+    let konst = |o: &OutletId| model.outlet_fact(*o).ok().and_then(|f| f.konst.clone());
+    let (sum, bias) = match (konst(&add.inputs[0]), konst(&add.inputs[1])) {
+        (None, Some(b)) => (add.inputs[0], b),
+        (Some(b), None) => (add.inputs[1], b),
+        _ => return Ok(None),
+    };
+    let node = model.node(sum.node);
+    let Some(einsum) = node.op_as::<EinSum>() else { return Ok(None) };
+    if sum.slot != 0
+        || !single_reader(sum.node)
+        || einsum.q_params.is_some()
+        || einsum.operating_dt != f32::datum_type()
+        || !["IHW,OI->OHW", "NIHW,OI->OHW", "NIHW,OI->NOHW"].contains(&einsum.axes.to_string().as_str())
+        || node.inputs.len() != 2
+    {
+        return Ok(None);
+    }
+    let (input, out) = (model.outlet_fact(node.inputs[0])?, model.outlet_fact(sum)?);
+    let Some(kernel) = konst(&node.inputs[1]) else { return Ok(None) };
+    let inputs = match input.shape.as_concrete() {
+        Some(&[i, h, w] | &[1, i, h, w]) if (h, w) == plane => i,
+        _ => return Ok(None),
+    };
+    if inputs == 0
+        || input.datum_type != f32::datum_type()
+        || kernel.datum_type() != f32::datum_type()
+        || kernel.shape() != [channels, inputs]
+        || !matches!(out.shape.as_concrete(), Some(&[c, h, w] | &[1, c, h, w]) if (c, (h, w)) == (channels, plane))
+        || model.outlet_fact(OutletId::new(add_id, 0))?.shape != out.shape
+    {
+        return Ok(None);
+    }
+    let Some(weights) = kernel.as_plain_ram().and_then(|k| k.as_slice::<f32>().ok().map(Arc::<[f32]>::from)) else {
+        return Ok(None);
+    };
+    // One bias per channel, broadcast over the plane (`[O, 1, 1]` or `[1, O, 1, 1]`), or one for all.
+    let Ok(bias_values) = bias.cast_to::<f32>() else { return Ok(None) };
+    let per_channel = matches!(bias.shape(), [o, 1, 1] | [1, o, 1, 1] if *o == channels);
+    let bias: Arc<[f32]> = match bias_values.as_plain_ram().and_then(|b| b.as_slice::<f32>().ok()) {
+        Some(b) if per_channel && b.len() == channels => b.into(),
+        Some(&[b]) if bias.shape().iter().all(|&d| d == 1) => vec![b; channels].into(),
+        _ => return Ok(None),
+    };
+    let batch = out.rank() == 4;
+    Ok(Some((Expand { inputs, weights, bias, clamp, batch }, node.inputs[0])))
+}
