@@ -247,6 +247,8 @@ fn optimize(
     let mut proto = framework.proto_model_for_read(&mut &onnx[..])?;
     dequant::fold_weight_dequantize(&mut proto);
     let mut model = framework.model_for_proto_model(&proto)?;
+    // The protobuf holds the weights as floats now: free it before tract optimizes.
+    drop(proto);
     let inputs = model.input_outlets()?;
     let input_name = match inputs {
         [only] => model.node(only.node).name.clone(),

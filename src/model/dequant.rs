@@ -9,15 +9,22 @@
 
 use std::collections::{HashMap, HashSet};
 
+use tract_onnx::pb::attribute_proto::AttributeType;
 use tract_onnx::pb::tensor_proto::DataType;
 use tract_onnx::pb::{ModelProto, NodeProto, TensorProto};
 
 /// Replaces every recognized weight `DequantizeLinear` of the main graph by an f32 initializer holding its output,
-/// and drops the int8 initializers nothing else reads. Returns how many nodes were folded.
+/// and drops the int8 initializers it read that nothing else reads. Returns how many nodes were folded. A graph with
+/// subgraphs (`If`, `Loop`, `Scan`, which may read the main graph's initializers by name) is left whole.
 pub(crate) fn fold_weight_dequantize(model: &mut ModelProto) -> usize {
     let Some(graph) = model.graph.as_mut() else { return 0 };
+    if graph.node.iter().flat_map(|n| &n.attribute).any(|a| a.g.is_some() || !a.graphs.is_empty()) {
+        return 0;
+    }
     let index: HashMap<&str, usize> = graph.initializer.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
     let mut folded: Vec<(usize, TensorProto)> = Vec::new();
+    // The quantized values and zero points the folded nodes read (not scales: small, and often shared).
+    let mut read: HashSet<String> = HashSet::new();
     for (n, node) in graph.node.iter().enumerate() {
         if node.op_type != "DequantizeLinear" || !(node.domain.is_empty() || node.domain == "ai.onnx") {
             continue;
@@ -32,10 +39,11 @@ pub(crate) fn fold_weight_dequantize(model: &mut ModelProto) -> usize {
             None => None,
         };
         let (Some(out), [_]) = (node.output.first(), &node.output[..]) else { continue };
-        let axis = axis_of(node);
+        let Some(axis) = axis_of(node) else { continue };
         if let Some(mut t) = dequantize(&graph.initializer[x], &graph.initializer[scale], zero, axis) {
             t.name = out.clone();
             folded.push((n, t));
+            read.extend(node.input.iter().filter(|i| *i != &node.input[1]).cloned());
         }
     }
     if folded.is_empty() {
@@ -49,20 +57,26 @@ pub(crate) fn fold_weight_dequantize(model: &mut ModelProto) -> usize {
     });
     let count = folded.len();
     graph.initializer.extend(folded.into_iter().map(|(_, t)| t));
-    // The int8 tensors are now read by nothing (unless another node or an output still names them): free them.
-    let used: HashSet<String> = graph
+    // Those int8 tensors are now read by nothing, unless another node, an output or an input still names them.
+    let used: HashSet<&str> = graph
         .node
         .iter()
-        .flat_map(|n| n.input.iter().cloned())
-        .chain(graph.output.iter().chain(&graph.input).map(|o| o.name.clone()))
+        .flat_map(|n| n.input.iter().map(String::as_str))
+        .chain(graph.output.iter().chain(&graph.input).map(|o| o.name.as_str()))
         .collect();
-    graph.initializer.retain(|t| used.contains(&t.name));
+    let gone: HashSet<String> = read.into_iter().filter(|name| !used.contains(name.as_str())).collect();
+    graph.initializer.retain(|t| !gone.contains(&t.name));
     count
 }
 
-/// `axis` as ONNX reads it: 1 unless given.
-fn axis_of(node: &NodeProto) -> i64 {
-    node.attribute.iter().find(|a| a.name == "axis").map_or(1, |a| a.i)
+/// `axis` as ONNX reads it (1 unless given), when it is the node's only attribute and an integer: `block_size`
+/// (blocked scales, opset 21), `output_dtype` or anything newer is left to tract.
+fn axis_of(node: &NodeProto) -> Option<i64> {
+    match &node.attribute[..] {
+        [] => Some(1),
+        [a] if a.name == "axis" && a.r#type == AttributeType::Int as i32 => Some(a.i),
+        _ => None,
+    }
 }
 
 /// `(x - zero) * scale` per element, with `scale` (and `zero`) either one value or one per index of `axis`.
@@ -71,9 +85,13 @@ fn dequantize(x: &TensorProto, scale: &TensorProto, zero: Option<&TensorProto>, 
     let len = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
     let dt = x.data_type;
     let values = integers(x, dt)?;
-    let scales = floats(scale)?;
+    // Scales and zero points: a scalar or one axis, holding as many values as their dims say.
+    let param = |t: &TensorProto, n: usize| {
+        t.dims.len() <= 1 && t.dims.iter().try_fold(1i64, |a, &d| a.checked_mul(d)) == i64::try_from(n).ok()
+    };
+    let scales = floats(scale).filter(|v| param(scale, v.len()))?;
     let zeros = match zero {
-        Some(z) if z.data_type == dt => integers(z, dt)?,
+        Some(z) if z.data_type == dt => integers(z, dt).filter(|v| param(z, v.len()))?,
         Some(_) => return None,
         None => vec![0.0; scales.len()],
     };
@@ -153,7 +171,12 @@ mod tests {
     }
 
     fn dq(inputs: &[&str], axis: Option<i64>) -> NodeProto {
-        let attribute = axis.map(|i| AttributeProto { name: "axis".into(), i, ..Default::default() });
+        let attribute = axis.map(|i| AttributeProto {
+            name: "axis".into(),
+            i,
+            r#type: AttributeType::Int as i32,
+            ..Default::default()
+        });
         NodeProto {
             op_type: "DequantizeLinear".into(),
             input: inputs.iter().map(|s| s.to_string()).collect(),
@@ -250,7 +273,111 @@ mod tests {
         }
         // A quantized activation (its input is not an initializer) stays too.
         let mut m = model(vec![tensor("s", &[], DataType::Float, f32s(&[1.0]))], dq(&["x", "s"], None));
+        let before = m.clone();
         assert_eq!(fold_weight_dequantize(&mut m), 0);
+        assert_eq!(m, before);
+    }
+
+    fn two_rows() -> Vec<TensorProto> {
+        vec![
+            tensor("q", &[2, 2], DataType::Int8, vec![1, 2, 3, 4]),
+            tensor("s", &[2], DataType::Float, f32s(&[1.0, 10.0])),
+        ]
+    }
+
+    #[test]
+    fn a_negative_axis_counts_from_the_end() {
+        let mut m = model(two_rows(), dq(&["q", "s"], Some(-2)));
+        assert_eq!(fold_weight_dequantize(&mut m), 1);
+        assert_eq!(folded_values(&m), vec![1.0, 2.0, 30.0, 40.0]);
+        let mut m = model(two_rows(), dq(&["q", "s"], Some(-1)));
+        assert_eq!(fold_weight_dequantize(&mut m), 1);
+        assert_eq!(folded_values(&m), vec![1.0, 20.0, 3.0, 40.0]);
+    }
+
+    #[test]
+    fn attributes_other_than_an_integer_axis_are_left_to_tract() {
+        let attribute = |name: &str, kind: AttributeType| AttributeProto {
+            name: name.into(),
+            r#type: kind as i32,
+            i: 1,
+            f: 1.0,
+            ..Default::default()
+        };
+        for extra in [
+            // blocked scales (opset 21): the same scale count as the axis would mean something else
+            vec![attribute("axis", AttributeType::Int), attribute("block_size", AttributeType::Int)],
+            vec![attribute("axis", AttributeType::Float)],
+            vec![attribute("output_dtype", AttributeType::Int)],
+        ] {
+            let mut node = dq(&["q", "s"], None);
+            node.attribute = extra;
+            let mut m = model(two_rows(), node);
+            let before = m.clone();
+            assert_eq!(fold_weight_dequantize(&mut m), 0);
+            assert_eq!(m, before);
+        }
+    }
+
+    #[test]
+    fn parameters_must_be_scalars_or_one_axis_of_matching_type() {
+        let mut cases = Vec::new();
+        // a scale of shape [2, 1]
+        let mut t = two_rows();
+        t[1].dims = vec![2, 1];
+        cases.push((t, vec!["q", "s"]));
+        // scale dims that disagree with its values
+        let mut t = two_rows();
+        t[1].dims = vec![3];
+        cases.push((t, vec!["q", "s"]));
+        // a uint8 zero point for int8 values
+        let mut t = two_rows();
+        t.push(tensor("z", &[2], DataType::Uint8, vec![0, 0]));
+        cases.push((t, vec!["q", "s", "z"]));
+        for (inits, inputs) in cases {
+            let mut m = model(inits, dq(&inputs, Some(0)));
+            let before = m.clone();
+            assert_eq!(fold_weight_dequantize(&mut m), 0);
+            assert_eq!(m, before);
+        }
+    }
+
+    #[test]
+    fn int8_tensors_still_named_elsewhere_are_kept() {
+        // Read by another node too.
+        let mut m = model(two_rows(), dq(&["q", "s"], Some(0)));
+        let g = m.graph.as_mut().unwrap();
+        g.node.push(NodeProto { op_type: "Identity".into(), input: vec!["q".into()], ..Default::default() });
+        assert_eq!(fold_weight_dequantize(&mut m), 1);
+        assert!(m.graph.as_ref().unwrap().initializer.iter().any(|t| t.name == "q"));
+        // A graph output.
+        let mut m = model(two_rows(), dq(&["q", "s"], Some(0)));
+        m.graph
+            .as_mut()
+            .unwrap()
+            .output
+            .push(tract_onnx::pb::ValueInfoProto { name: "q".into(), ..Default::default() });
+        assert_eq!(fold_weight_dequantize(&mut m), 1);
+        assert!(m.graph.as_ref().unwrap().initializer.iter().any(|t| t.name == "q"));
+        // Other initializers are never touched.
+        let mut inits = two_rows();
+        inits.push(tensor("unused", &[1], DataType::Float, f32s(&[1.0])));
+        let mut m = model(inits, dq(&["q", "s"], Some(0)));
+        assert_eq!(fold_weight_dequantize(&mut m), 1);
+        let names: Vec<&str> = m.graph.as_ref().unwrap().initializer.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["s", "unused", "w"]);
+    }
+
+    #[test]
+    fn a_graph_with_subgraphs_is_left_whole() {
+        let mut m = model(two_rows(), dq(&["q", "s"], Some(0)));
+        let branch =
+            AttributeProto { name: "then_branch".into(), g: Some(GraphProto::default()), ..Default::default() };
+        let g = m.graph.as_mut().unwrap();
+        g.node.push(NodeProto { op_type: "If".into(), attribute: vec![branch], ..Default::default() });
+        let before = m.clone();
+        assert_eq!(fold_weight_dequantize(&mut m), 0);
+        assert_eq!(m, before);
     }
 
     #[test]
