@@ -42,6 +42,9 @@ pub(crate) struct DepthwiseConv {
     /// The 1x1 convolution in front, folded in: the op then reads that convolution's input (`expand.inputs`
     /// channels) and makes each of its own input planes as it goes.
     expand: Option<Expand>,
+    /// Input planes each output channel sums over: 1 for a depthwise convolution, all of them (a few: a model's
+    /// stem, 3 colour planes) for a dense one; `weights` is then `channels x dense x kh x kw`.
+    dense: usize,
 }
 
 impl PartialEq for DepthwiseConv {
@@ -54,6 +57,7 @@ impl PartialEq for DepthwiseConv {
             && bits(&self.bias) == bits(&other.bias)
             && clamp(self.clamp) == clamp(other.clamp)
             && self.expand == other.expand
+            && self.dense == other.dense
     }
 }
 
@@ -104,10 +108,10 @@ impl EvalOp for DepthwiseConv {
                     let (plane_in, plane_out) = (self.input.0 * self.input.1, self.output.0 * self.output.1);
                     pool.install(|| {
                         out.par_chunks_mut(per * plane_out).enumerate().for_each(|(i, out)| {
-                            // Folded, every chunk of channels reads all the narrow input planes.
-                            let input = match self.expand {
-                                Some(_) => input,
-                                None => &input[i * per * plane_in..],
+                            // Folded or dense, every chunk of channels reads all the input planes.
+                            let input = match self.reads_all_inputs() {
+                                true => input,
+                                false => &input[i * per * plane_in..],
                             };
                             self.run(input, out, i * per)
                         })
@@ -128,7 +132,8 @@ impl TypedOp for DepthwiseConv {
 
     fn cost(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
         let expand = self.expand.as_ref().map_or(0, |e| e.inputs * self.input.0 * self.input.1);
-        let macs = self.channels * (self.kernel.0 * self.kernel.1 * self.output.0 * self.output.1 + expand);
+        let taps = self.dense * self.kernel.0 * self.kernel.1;
+        let macs = self.channels * (taps * self.output.0 * self.output.1 + expand);
         Ok(tvec!((Cost::FMA(f32::datum_type()), macs.into())))
     }
 
@@ -136,12 +141,26 @@ impl TypedOp for DepthwiseConv {
 }
 
 impl DepthwiseConv {
+    /// Whether every output channel reads every input plane (not just its own).
+    fn reads_all_inputs(&self) -> bool {
+        self.expand.is_some() || self.dense > 1
+    }
+
+    /// The input channels the op reads.
+    fn input_channels(&self) -> usize {
+        match &self.expand {
+            Some(e) => e.inputs,
+            None if self.dense > 1 => self.dense,
+            None => self.channels,
+        }
+    }
+
     fn output_shape(&self, input: &[usize]) -> TractResult<TVec<usize>> {
         let (c, h, w) = match input {
             [1, c, h, w] | [c, h, w] => (*c, *h, *w),
             _ => bail!("depthwise input {input:?} is not [1, C, H, W] or [C, H, W]"),
         };
-        if (c, (h, w)) != (self.expand.as_ref().map_or(self.channels, |e| e.inputs), self.input) {
+        if (c, (h, w)) != (self.input_channels(), self.input) {
             bail!("depthwise input {input:?} changed shape");
         }
         if let Some(e) = &self.expand {
@@ -151,6 +170,7 @@ impl DepthwiseConv {
         }
         let mut shape: TVec<usize> = input.into();
         let n = shape.len();
+        shape[n - 3] = self.channels;
         shape[n - 2] = self.output.0;
         shape[n - 1] = self.output.1;
         Ok(shape)
@@ -206,11 +226,18 @@ impl DepthwiseConv {
         // Outputs are computed `cols` to a row (the last `cols - ow` of each are dropped) and `LANES` at a time,
         // each group summed over every tap in registers.
         let flat = (oh * cols).next_multiple_of(LANES);
-        // `LANES` spare values: the last group of the last phase reads up to `LANES - 1` past it.
-        let mut phases = vec![0f32; s * s * phase_len + LANES];
+        let padded = s * s * phase_len;
+        // `LANES` spare values: the last group of the last phase reads up to `LANES - 1` past it. A dense
+        // convolution pads all its input planes once, one after the other.
+        let mut phases = vec![0f32; self.dense * padded + LANES];
         let mut acc = vec![0f32; flat];
-        let mut taps: Vec<(usize, f32)> = Vec::with_capacity(kh * kw);
+        let mut taps: Vec<(usize, f32)> = Vec::with_capacity(self.dense * kh * kw);
         let mut plane = vec![0f32; if self.expand.is_some() { h * w } else { 0 }];
+        if self.dense > 1 {
+            for (i, phases) in phases.chunks_exact_mut(padded).take(self.dense).enumerate() {
+                self.pad_plane(&input[i * h * w..(i + 1) * h * w], phases, (ph, pw), (phase_len, cols));
+            }
+        }
         for c in 0..out.len() / (oh * ow) {
             let src: &[f32] = match &self.expand {
                 Some(e) => {
@@ -218,33 +245,23 @@ impl DepthwiseConv {
                     unsafe { e.plane::<G>(input, first + c, &mut plane) };
                     &plane
                 }
+                None if self.dense > 1 => &[],
                 None => &input[c * h * w..(c + 1) * h * w],
             };
-            phases.fill(0.0);
-            for iy in 0..h.min(ph - self.pad.0) {
-                let y = iy + self.pad.0;
-                // Input columns past the last one an output reads are dropped.
-                let line = &src[iy * w..iy * w + w.min(pw - self.pad.1)];
-                let row = (y % s) * s * phase_len + (y / s) * cols;
-                if s == 1 {
-                    phases[row + self.pad.1..row + self.pad.1 + line.len()].copy_from_slice(line);
-                } else {
-                    // Padded column `x = ix + pad` goes to phase `x % 2` at `x / 2`.
-                    for parity in 0..2 {
-                        let skip = (self.pad.1 + parity) & 1;
-                        let x = skip + self.pad.1;
-                        let phase = &mut phases[row + (x & 1) * phase_len..][..cols];
-                        phase[x >> 1..].iter_mut().zip(line.iter().skip(skip).step_by(2)).for_each(|(d, &v)| *d = v);
-                    }
-                }
+            if self.dense == 1 {
+                phases.fill(0.0);
+                self.pad_plane(src, &mut phases, (ph, pw), (phase_len, cols));
             }
             // Padded (oy * s + ky, ox * s + kx) is phase (ky % s, kx % s) at (oy + ky / s, ox + kx / s).
-            let weights = &self.weights[(first + c) * kh * kw..(first + c + 1) * kh * kw];
+            let taps_per_plane = kh * kw;
+            let weights = &self.weights[(first + c) * self.dense * taps_per_plane..][..self.dense * taps_per_plane];
             taps.clear();
-            for ky in 0..kh {
-                for kx in 0..kw {
-                    let offset = ((ky % s) * s + kx % s) * phase_len + (ky / s) * cols + kx / s;
-                    taps.push((offset, weights[ky * kw + kx]));
+            for (i, weights) in weights.chunks_exact(taps_per_plane).enumerate() {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let offset = i * padded + ((ky % s) * s + kx % s) * phase_len + (ky / s) * cols + kx / s;
+                        taps.push((offset, weights[ky * kw + kx]));
+                    }
                 }
             }
             let bias = self.bias[first + c];
@@ -263,7 +280,34 @@ impl DepthwiseConv {
             }
         }
     }
+
+    /// Copies one input plane into its `s x s` phases (zeros already around it), dropping what no output reads.
+    fn pad_plane(&self, src: &[f32], phases: &mut [f32], (ph, pw): (usize, usize), (phase_len, cols): (usize, usize)) {
+        let (h, w) = self.input;
+        let s = self.stride;
+        for iy in 0..h.min(ph - self.pad.0) {
+            let y = iy + self.pad.0;
+            // Input columns past the last one an output reads are dropped.
+            let line = &src[iy * w..iy * w + w.min(pw - self.pad.1)];
+            let row = (y % s) * s * phase_len + (y / s) * cols;
+            if s == 1 {
+                phases[row + self.pad.1..row + self.pad.1 + line.len()].copy_from_slice(line);
+            } else {
+                // Padded column `x = ix + pad` goes to phase `x % 2` at `x / 2`.
+                for parity in 0..2 {
+                    let skip = (self.pad.1 + parity) & 1;
+                    let x = skip + self.pad.1;
+                    let phase = &mut phases[row + (x & 1) * phase_len..][..cols];
+                    phase[x >> 1..].iter_mut().zip(line.iter().skip(skip).step_by(2)).for_each(|(d, &v)| *d = v);
+                }
+            }
+        }
+    }
 }
+
+/// The most input planes a dense convolution may have to be ours: every output channel sums `planes x kh x kw`
+/// taps over all of them, which pays off against tract's im2col and matrix product only when they are few.
+const MAX_DENSE_INPUTS: usize = 4;
 
 /// Outputs summed together: four AVX registers (eight NEON ones), independent sums that hide the latency of each
 /// multiply-add behind the others'.
@@ -521,10 +565,14 @@ fn recognize(model: &TypedModel, id: usize) -> TractResult<Option<(DepthwiseConv
     let node = model.node(id);
     let Some(conv) = node.op_as::<Conv>() else { return Ok(None) };
     let spec = &conv.pool_spec;
-    let c = spec.input_channels;
+    let (inputs, c) = (spec.input_channels, spec.output_channels);
+    // Depthwise, or dense over a few input planes (a stem over colour planes).
+    let dense = match conv.group {
+        g if g == inputs && c == inputs => 1,
+        1 if (2..=MAX_DENSE_INPUTS).contains(&inputs) => inputs,
+        _ => return Ok(None),
+    };
     let fits = conv.q_params.is_none()
-        && conv.group == c
-        && spec.output_channels == c
         && matches!(conv.kernel_fmt, KernelFormat::OIHW)
         && matches!(spec.data_format, DataFormat::NCHW | DataFormat::CHW)
         && spec.kernel_shape.len() == 2
@@ -553,7 +601,7 @@ fn recognize(model: &TypedModel, id: usize) -> TractResult<Option<(DepthwiseConv
     let (Some(kernel), Some(bias)) = (consts(1), consts(2)) else { return Ok(None) };
     if input.datum_type != f32::datum_type()
         || kernel.datum_type() != f32::datum_type()
-        || kernel.shape() != [c, 1, kh, kw]
+        || kernel.shape() != [c, if dense > 1 { dense } else { 1 }, kh, kw]
         || [c, h, w, oh, ow].contains(&0)
         || before.len() != 2
         || before[0] >= kh
@@ -581,6 +629,7 @@ fn recognize(model: &TypedModel, id: usize) -> TractResult<Option<(DepthwiseConv
         bias,
         clamp: None,
         expand: None,
+        dense,
     };
     let mut last = id;
     if let Some((lo, min_node)) = clamp_after(model, id)? {
@@ -588,6 +637,9 @@ fn recognize(model: &TypedModel, id: usize) -> TractResult<Option<(DepthwiseConv
         last = min_node;
     }
     let mut source = node.inputs[0];
+    if dense > 1 {
+        return Ok(Some((op, source, last)));
+    }
     if let Some((e, outlet)) = expand::recognize(model, source, c, (h, w))? {
         op.expand = Some(e);
         source = outlet;
@@ -698,6 +750,7 @@ mod tests {
                                 bias: values(channels, &mut seed).into(),
                                 clamp,
                                 expand: None,
+                                dense: 1,
                             };
                             let input = values(channels * h * w, &mut seed);
                             let want = reference(&op, &input);
@@ -730,6 +783,66 @@ mod tests {
     }
 
     #[test]
+    fn a_dense_convolution_matches_the_definition() {
+        let mut seed = 9;
+        for ((h, w), s, (pt, pl)) in
+            [((23usize, 30usize), 2usize, (0usize, 0usize)), ((9, 7), 1, (1, 1)), ((4, 37), 2, (1, 1))]
+        {
+            let (channels, planes, (kh, kw)) = (6, 3, (3, 3));
+            let (oh, ow) = ((h + 2 * pt - kh) / s + 1, (w + 2 * pl - kw) / s + 1);
+            let op = DepthwiseConv {
+                channels,
+                kernel: (kh, kw),
+                stride: s,
+                pad: (pt, pl),
+                input: (h, w),
+                output: (oh, ow),
+                weights: values(channels * planes * kh * kw, &mut seed).into(),
+                bias: values(channels, &mut seed).into(),
+                clamp: Some((0.0, 6.0)),
+                expand: None,
+                dense: planes,
+            };
+            let input = values(planes * h * w, &mut seed);
+            // Sum of one depthwise convolution per input plane (bias once), then the clamp.
+            let mut want = vec![0f32; channels * oh * ow];
+            for i in 0..planes {
+                let plane_op = DepthwiseConv {
+                    channels,
+                    dense: 1,
+                    clamp: None,
+                    weights: (0..channels)
+                        .flat_map(|c| op.weights[(c * planes + i) * kh * kw..][..kh * kw].to_vec())
+                        .collect(),
+                    bias: vec![0.0; channels].into(),
+                    ..op.clone()
+                };
+                let repeated: Vec<f32> =
+                    (0..channels).flat_map(|_| input[i * h * w..(i + 1) * h * w].to_vec()).collect();
+                want.iter_mut().zip(reference(&plane_op, &repeated)).for_each(|(a, b)| *a += b);
+            }
+            for (c, chunk) in want.chunks_mut(oh * ow).enumerate() {
+                chunk.iter_mut().for_each(|v| *v = (*v + op.bias[c]).clamp(0.0, 6.0));
+            }
+            let mut got = vec![f32::NAN; want.len()];
+            op.run(&input, &mut got, 0);
+            let mut scalar = vec![f32::NAN; want.len()];
+            // SAFETY: the scalar sum runs anywhere.
+            unsafe { op.run_with::<Scalar>(&input, &mut scalar, 0) };
+            let mut split = vec![f32::NAN; want.len()];
+            let (a, b) = split.split_at_mut(4 * oh * ow);
+            op.run(&input, a, 0);
+            op.run(&input, b, 4);
+            assert_eq!(split, got);
+            for (i, ((g, sc), r)) in got.iter().zip(&scalar).zip(&want).enumerate() {
+                let tol = 1e-4 * (1.0 + r.abs());
+                assert!((g - r).abs() <= tol && (sc - r).abs() <= tol, "{h}x{w} at {i}: {g} / {sc} vs {r}");
+            }
+            assert_eq!(op.output_shape(&[1, planes, h, w]).unwrap().as_slice(), &[1, channels, oh, ow]);
+        }
+    }
+
+    #[test]
     fn an_expand_folded_in_matches_the_definition() {
         let mut seed = 5;
         for (h, w) in [(57usize, 58usize), (8, 4), (3, 11)] {
@@ -754,6 +867,7 @@ mod tests {
                     bias: values(channels, &mut seed).into(),
                     clamp: Some((0.0, 6.0)),
                     expand: Some(expand.clone()),
+                    dense: 1,
                 };
                 let input = values(inputs * h * w, &mut seed);
                 // The expanded planes from the definition, then the plain op's reference on them.
@@ -808,6 +922,7 @@ mod tests {
             bias: values(c, &mut seed).into(),
             clamp: Some((0.0, 6.0)),
             expand: None,
+            dense: 1,
         };
         let input = values(c * h * w, &mut seed);
         let want = reference(&op, &input);
@@ -845,7 +960,13 @@ mod tests {
         ];
         // With the 1x1 convolution in front: how many of them are folded in.
         let expand_cases = [("expand_clip", 1), ("expand_noclip", 1), ("expand_small_plane", 0), ("expand_out_too", 0)];
-        let cases = cases.map(|(name, n)| (name, n, 0)).into_iter().chain(expand_cases.map(|(name, n)| (name, 1, n)));
+        // Dense over 2 and 3 input planes: ours; over 5: tract's.
+        let dense_cases = [("dense_stem", 1), ("dense_s1", 1), ("dense_5in", 0)];
+        let cases = cases
+            .map(|(name, n)| (name, n, 0))
+            .into_iter()
+            .chain(expand_cases.map(|(name, n)| (name, 1, n)))
+            .chain(dense_cases.map(|(name, n)| (name, n, 0)));
         for (name, expected, expanded) in cases {
             let load = || {
                 let model = tract_onnx::onnx().model_for_path(format!("{dir}/{name}.onnx")).unwrap();
@@ -887,18 +1008,20 @@ mod tests {
         model.set_input_fact(0, f32::fact([1, 3, 224, 288]).into()).unwrap();
         let mut model = model.into_typed().unwrap().into_decluttered().unwrap();
         // On arm64 tract declutters the graph channels-last (HWC) after the stem, which the op does not take: only
-        // the first convolution (NCHW) is ours there.
-        let expected = if cfg!(target_arch = "aarch64") { 1 } else { 16 };
+        // the stem and the first depthwise convolution (NCHW) are ours there.
+        let expected = if cfg!(target_arch = "aarch64") { 2 } else { 17 };
         assert_eq!(fuse(&mut model).unwrap(), expected);
         let model = model.into_optimized().unwrap();
         let ours: Vec<&DepthwiseConv> = model.nodes().iter().filter_map(|n| n.op_as::<DepthwiseConv>()).collect();
         assert_eq!(ours.len(), expected);
         assert!(ours.iter().all(|op| op.clamp == Some((0.0, 6.0))), "every ReLU6 folded in");
-        // The expand convolutions on the 112x144 and 56x72 maps (16 -> 96, 24 -> 144 twice), with their ReLU6.
+        // The expand convolution on the 112x144 map (16 -> 96), with its ReLU6.
         let expanded: Vec<_> = ours.iter().filter_map(|op| op.expand.as_ref()).collect();
-        assert_eq!(expanded.len(), if expected == 16 { 3 } else { 0 });
+        assert_eq!(expanded.len(), if expected == 17 { 1 } else { 0 });
         assert!(expanded.iter().all(|e| e.clamp == Some((0.0, 6.0))));
-        if expected == 16 {
+        // The stem: 3 colour planes into 32 channels.
+        assert_eq!(ours.iter().filter(|op| op.dense == 3).count(), 1);
+        if expected == 17 {
             assert!(!model.nodes().iter().any(|n| n.op().name() == "DepthWiseConv"), "no tract depthwise left");
         }
     }

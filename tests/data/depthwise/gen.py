@@ -64,7 +64,20 @@ model('max_first', 4, 8, 8, (3,3), 1, pads=[1,1,1,1], max_const=0.0, max_first=T
 model('conv_out_too', 4, 8, 8, (3,3), 1, pads=[1,1,1,1], conv_out_too=True)
 model('many_channels', 67, 9, 10, (3,3), 2, pads=[1,1,1,1])
 model('tiny', 3, 1, 1, (3,3), 2, pads=[1,1,1,1])
-model('expand_clip', 7, 57, 58, (3,3), 2, pads=[1,1,1,1], expand=(5, True, False))
-model('expand_noclip', 6, 56, 61, (5,5), 1, pads=[2,2,2,2], expand=(3, False, False))
+model('expand_clip', 7, 97, 98, (3,3), 2, pads=[1,1,1,1], expand=(5, True, False))
+model('expand_noclip', 6, 96, 101, (5,5), 1, pads=[2,2,2,2], expand=(3, False, False))
 model('expand_small_plane', 6, 20, 20, (3,3), 1, pads=[1,1,1,1], expand=(3, True, False))
-model('expand_out_too', 6, 56, 56, (3,3), 1, pads=[1,1,1,1], expand=(3, True, True))
+model('expand_out_too', 6, 96, 96, (3,3), 1, pads=[1,1,1,1], expand=(3, True, True))
+def dense(name, cin, C, H, W, k, stride, pads):
+    """A dense convolution over a few input planes (a stem), with its ReLU6."""
+    wt = rng.standard_normal((C,cin,k,k)).astype(np.float32)
+    inits = [nh.from_array(wt,'w'), nh.from_array(rng.standard_normal(C).astype(np.float32),'b'),
+             nh.from_array(np.array(0.0,dtype=np.float32),'lo'), nh.from_array(np.array(6.0,dtype=np.float32),'hi')]
+    nodes = [h.make_node('Conv', ['x','w','b'], ['c'], kernel_shape=[k,k], strides=[stride,stride], pads=pads),
+             h.make_node('Clip', ['c','lo','hi'], ['y'])]
+    g = h.make_graph(nodes, name, [h.make_tensor_value_info('x',T.FLOAT,[1,cin,H,W])],
+                     [h.make_tensor_value_info('y',T.FLOAT,None)], inits)
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid('',13)]), os.path.join(OUT, f'{name}.onnx'))
+dense('dense_stem', 3, 8, 23, 30, 3, 2, [0,0,1,1])
+dense('dense_s1', 2, 5, 9, 7, 3, 1, [1,1,1,1])
+dense('dense_5in', 5, 4, 9, 9, 3, 1, [1,1,1,1])
