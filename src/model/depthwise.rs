@@ -70,14 +70,15 @@ impl Op for DepthwiseConv {
 
     fn info(&self) -> TractResult<Vec<String>> {
         Ok(vec![format!(
-            "{} channels, {}x{} kernel, stride {}, pad {:?}, clamp {:?}, expanded from {:?} channels",
+            "{} channels, {}x{} kernel, stride {}, pad {:?}, clamp {:?}, expanded from {:?} channels, {} planes each",
             self.channels,
             self.kernel.0,
             self.kernel.1,
             self.stride,
             self.pad,
             self.clamp,
-            self.expand.as_ref().map(|e| e.inputs)
+            self.expand.as_ref().map(|e| e.inputs),
+            self.dense
         )])
     }
 
@@ -319,7 +320,8 @@ trait Group {
     /// The CPU must have the instructions the implementation uses (AVX2 and FMA for [`Avx2`]).
     unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]);
 
-    /// `out[l] = clamp(bias + sum over i of weights[i] * input[i * len + base + l])`: `LANES` pixels of a 1x1
+    /// `out[l] = clamp(bias + sum over i of weights[i] * input[i * len + base + l])` (no clamp for `None`: a NaN
+    /// stays NaN, as in tract's graph): `LANES` pixels of a 1x1
     /// convolution's output channel ([`Expand`]).
     ///
     /// # Safety
@@ -331,7 +333,7 @@ trait Group {
         base: usize,
         weights: &[f32],
         bias: f32,
-        clamp: (f32, f32),
+        clamp: Option<(f32, f32)>,
         out: &mut [f32; LANES],
     );
 }
@@ -373,7 +375,7 @@ impl Group for Scalar {
         base: usize,
         weights: &[f32],
         bias: f32,
-        (lo, hi): (f32, f32),
+        clamp: Option<(f32, f32)>,
         out: &mut [f32; LANES],
     ) {
         *out = [bias; LANES];
@@ -381,7 +383,9 @@ impl Group for Scalar {
             let Some(x) = plane_values(input, len, i, base) else { continue };
             out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
         }
-        out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
+        if let Some((lo, hi)) = clamp {
+            out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
+        }
     }
 }
 
@@ -423,7 +427,7 @@ impl Group for Avx2 {
         base: usize,
         weights: &[f32],
         bias: f32,
-        (lo, hi): (f32, f32),
+        clamp: Option<(f32, f32)>,
         out: &mut [f32; LANES],
     ) {
         use std::arch::x86_64::*;
@@ -441,8 +445,11 @@ impl Group for Avx2 {
                 s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(24)), s3);
             }
             // max then min, in that order, as the scalar path and tract's Max/Min pair do (NaN aside).
-            let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
-            let clamp = |s| _mm256_min_ps(_mm256_max_ps(s, lo), hi);
+            let (lo, hi) = clamp.map_or((None, None), |(lo, hi)| (Some(_mm256_set1_ps(lo)), Some(_mm256_set1_ps(hi))));
+            let clamp = |s| match (lo, hi) {
+                (Some(lo), Some(hi)) => _mm256_min_ps(_mm256_max_ps(s, lo), hi),
+                _ => s,
+            };
             let out = out.as_mut_ptr();
             _mm256_storeu_ps(out, clamp(s0));
             _mm256_storeu_ps(out.add(8), clamp(s1));
@@ -493,7 +500,7 @@ impl Group for Neon {
         base: usize,
         weights: &[f32],
         bias: f32,
-        (lo, hi): (f32, f32),
+        clamp: Option<(f32, f32)>,
         out: &mut [f32; LANES],
     ) {
         use std::arch::aarch64::*;
@@ -514,10 +521,13 @@ impl Group for Neon {
                 s6 = vfmaq_f32(s6, w, vld1q_f32(x.add(24)));
                 s7 = vfmaq_f32(s7, w, vld1q_f32(x.add(28)));
             }
-            let (lo, hi) = (vdupq_n_f32(lo), vdupq_n_f32(hi));
             let out = out.as_mut_ptr();
             for (k, s) in [s0, s1, s2, s3, s4, s5, s6, s7].into_iter().enumerate() {
-                vst1q_f32(out.add(4 * k), vminq_f32(vmaxq_f32(s, lo), hi));
+                let s = match clamp {
+                    Some((lo, hi)) => vminq_f32(vmaxq_f32(s, vdupq_n_f32(lo)), vdupq_n_f32(hi)),
+                    None => s,
+                };
+                vst1q_f32(out.add(4 * k), s);
             }
         }
     }

@@ -79,7 +79,9 @@ mod tests {
         let embedder = Embedder::from_path(model, EmbedderOptions { threads: 1, ..Default::default() }).unwrap();
         let ops = embedder.profile_ops(2).unwrap();
         let dw = ops.iter().find(|o| o.op == "ShopLensDepthwise").expect("our depthwise op in the plan");
-        assert!(dw.nodes >= 1);
+        // The stem and the 16 depthwise convolutions; on arm64 tract lays the graph out channels-last after the
+        // first, which stays tract's.
+        assert_eq!(dw.nodes, if cfg!(target_arch = "aarch64") { 2 } else { 17 });
         assert!(ops.iter().all(|o| o.ms >= 0.0 && o.nodes > 0));
         let nodes: usize = ops.iter().map(|o| o.nodes).sum();
         assert_eq!(nodes, embedder.plan.order_without_consts().len(), "every node the plan runs, once");

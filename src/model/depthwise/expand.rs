@@ -54,18 +54,18 @@ impl Expand {
         let len = plane.len();
         let weights = &self.weights[c * self.inputs..(c + 1) * self.inputs];
         let bias = self.bias[c];
-        let (lo, hi) = self.clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+
         let full = len - len % LANES;
         for (g, out) in plane[..full].chunks_exact_mut(LANES).enumerate() {
             if let Some(out) = out.first_chunk_mut::<LANES>() {
                 // SAFETY: the caller's promise; `input` holds `inputs` planes of `len`, and this group ends at or
                 // before `len`.
-                unsafe { G::mix(input, len, g * LANES, weights, bias, (lo, hi), out) };
+                unsafe { G::mix(input, len, g * LANES, weights, bias, self.clamp, out) };
             }
         }
         for (p, out) in plane.iter_mut().enumerate().skip(full) {
             let sum = weights.iter().enumerate().fold(bias, |s, (i, &w)| s + w * input[i * len + p]);
-            *out = sum.max(lo).min(hi);
+            *out = self.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
         }
     }
 }
