@@ -417,7 +417,7 @@ impl Embedder {
 
     /// Optimizes and warms up, now, the plan that upright pictures of `width` x `height` pixels will run on (the
     /// camera's frame size as the shopper sees it, after rotation: 1080 x 1920 for a portrait 1080p stream), so the
-    /// first frame does not wait for it: about 0.3 s on one x86 core, longer on a phone. Call it off the main thread
+    /// first frame does not wait for it: about 0.1 s on one x86 core, longer on a phone. Call it off the main thread
     /// when the camera screen opens. Returns the input those pictures run as: the square one for 4:3 and square
     /// pictures (made at load, nothing to do), the wide or tall one, or the square one when the model cannot run
     /// that shape. Plans are otherwise made on first use because each holds its own packed weights (about 12 MB).

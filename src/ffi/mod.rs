@@ -123,9 +123,9 @@ impl ShopLens {
         offload(move || search_frame(&engine, &frame, options)).await
     }
 
-    /// Gets the model ready for the camera's pictures now, so the first frame does not wait about a third of a
-    /// second for it: `width` x `height` is the frame size as the shopper sees it, after rotation (1080 x 1920 for a
-    /// portrait 1080p stream). Optional; call it when the camera screen opens (`prepare_async` keeps the caller's
+    /// Gets the model ready for the camera's pictures now, so the first frame does not wait for it (about a
+    /// tenth of a second on a desktop core, more on a phone): `width` x `height` is the frame size as the shopper
+    /// sees it, after rotation (1080 x 1920 for a portrait 1080p stream). Optional; call it when the camera screen opens (`prepare_async` keeps the caller's
     /// thread free). 4:3 pictures need nothing; without it, the first 16:9 (or 9:16) picture pays once.
     pub fn prepare(&self, width: u32, height: u32) -> Result<()> {
         guard(|| Ok(self.engine.prepare(width, height).map(drop)?))

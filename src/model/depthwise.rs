@@ -105,7 +105,10 @@ impl EvalOp for DepthwiseConv {
             match current_tract_executor() {
                 // The pool the embedder runs tract's matrix products on: channels split among its threads.
                 Executor::MultiThread(pool) if self.channels > 1 => {
-                    let per = self.channels.div_ceil(4 * pool.current_num_threads()).max(1);
+                    // A dense convolution pads all its input planes in every chunk: one chunk per thread. Otherwise
+                    // four per thread, so that a slow core does not hold the others up.
+                    let chunks = pool.current_num_threads() * if self.dense > 1 { 1 } else { 4 };
+                    let per = self.channels.div_ceil(chunks).max(1);
                     let (plane_in, plane_out) = (self.input.0 * self.input.1, self.output.0 * self.output.1);
                     pool.install(|| {
                         out.par_chunks_mut(per * plane_out).enumerate().for_each(|(i, out)| {
@@ -243,7 +246,7 @@ impl DepthwiseConv {
             let src: &[f32] = match &self.expand {
                 Some(e) => {
                     // SAFETY: the caller's promise.
-                    unsafe { e.plane::<G>(input, first + c, &mut plane) };
+                    unsafe { e.plane::<G>(input, first + c, &mut plane, &mut taps) };
                     &plane
                 }
                 None if self.dense > 1 => &[],
@@ -269,7 +272,7 @@ impl DepthwiseConv {
             for (i, group) in acc.chunks_exact_mut(LANES).enumerate() {
                 if let Some(group) = group.first_chunk_mut::<LANES>() {
                     // SAFETY: the caller's promise.
-                    unsafe { G::sum(&phases, &taps, i * LANES, bias, group) };
+                    unsafe { G::sum(&phases, &taps, i * LANES, bias, None, group) };
                 }
             }
             let dst = &mut out[c * oh * ow..(c + 1) * oh * ow];
@@ -314,36 +317,20 @@ const MAX_DENSE_INPUTS: usize = 4;
 /// multiply-add behind the others'.
 const LANES: usize = 32;
 
-/// One group of outputs: `out[l] = bias + sum over taps (offset, w) of w * phases[offset + base + l]`.
+/// One group of outputs: `out[l] = bias + sum over taps (offset, w) of w * phases[offset + base + l]`, clamped
+/// (max, then min) when `clamp` is given; without one a NaN stays NaN. A 1x1 convolution is the same sum with one tap
+/// per input plane ([`Expand`]).
 trait Group {
     /// # Safety
     /// The CPU must have the instructions the implementation uses (AVX2 and FMA for [`Avx2`]).
-    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]);
-
-    /// `out[l] = clamp(bias + sum over i of weights[i] * input[i * len + base + l])` (no clamp for `None`: a NaN
-    /// stays NaN, as in tract's graph): `LANES` pixels of a 1x1
-    /// convolution's output channel ([`Expand`]).
-    ///
-    /// # Safety
-    /// As [`Group::sum`]; and `input` holds `weights.len()` planes of `len` values, `base + LANES <= len`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn mix(
-        input: &[f32],
-        len: usize,
+    unsafe fn sum(
+        phases: &[f32],
+        taps: &[(usize, f32)],
         base: usize,
-        weights: &[f32],
         bias: f32,
         clamp: Option<(f32, f32)>,
         out: &mut [f32; LANES],
     );
-}
-
-/// The `LANES` values of plane `i` at `base` (`None` only on a sizing bug: that plane is then skipped).
-#[inline(always)]
-fn plane_values(input: &[f32], len: usize, i: usize, base: usize) -> Option<&[f32; LANES]> {
-    let values = input.get(i * len + base..).and_then(|rest| rest.first_chunk::<LANES>());
-    debug_assert!(values.is_some(), "plane {i} at {base} past an input of {}", input.len());
-    values
 }
 
 /// The `LANES` values a tap reads. The plane is sized so that this is always `Some` (the furthest read ends at its
@@ -360,27 +347,17 @@ struct Scalar;
 
 impl Group for Scalar {
     #[inline(always)]
-    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]) {
-        *out = [bias; LANES];
-        for &(offset, w) in taps {
-            let Some(x) = tap_values(phases, offset, base) else { continue };
-            out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn mix(
-        input: &[f32],
-        len: usize,
+    unsafe fn sum(
+        phases: &[f32],
+        taps: &[(usize, f32)],
         base: usize,
-        weights: &[f32],
         bias: f32,
         clamp: Option<(f32, f32)>,
         out: &mut [f32; LANES],
     ) {
         *out = [bias; LANES];
-        for (i, &w) in weights.iter().enumerate() {
-            let Some(x) = plane_values(input, len, i, base) else { continue };
+        for &(offset, w) in taps {
+            let Some(x) = tap_values(phases, offset, base) else { continue };
             out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
         }
         if let Some((lo, hi)) = clamp {
@@ -396,7 +373,14 @@ struct Avx2;
 #[cfg(target_arch = "x86_64")]
 impl Group for Avx2 {
     #[inline(always)]
-    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]) {
+    unsafe fn sum(
+        phases: &[f32],
+        taps: &[(usize, f32)],
+        base: usize,
+        bias: f32,
+        clamp: Option<(f32, f32)>,
+        out: &mut [f32; LANES],
+    ) {
         use std::arch::x86_64::*;
         // SAFETY: the caller guarantees AVX2 and FMA; every load and store covers a `[f32; LANES]` (32 values) at
         // offsets 0, 8, 16 and 24.
@@ -412,49 +396,18 @@ impl Group for Avx2 {
                 s2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(16)), s2);
                 s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(24)), s3);
             }
+            if let Some((lo, hi)) = clamp {
+                let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+                s0 = _mm256_min_ps(_mm256_max_ps(s0, lo), hi);
+                s1 = _mm256_min_ps(_mm256_max_ps(s1, lo), hi);
+                s2 = _mm256_min_ps(_mm256_max_ps(s2, lo), hi);
+                s3 = _mm256_min_ps(_mm256_max_ps(s3, lo), hi);
+            }
             let out = out.as_mut_ptr();
             _mm256_storeu_ps(out, s0);
             _mm256_storeu_ps(out.add(8), s1);
             _mm256_storeu_ps(out.add(16), s2);
             _mm256_storeu_ps(out.add(24), s3);
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn mix(
-        input: &[f32],
-        len: usize,
-        base: usize,
-        weights: &[f32],
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    ) {
-        use std::arch::x86_64::*;
-        // SAFETY: the caller guarantees AVX2 and FMA; every load and store covers a `[f32; LANES]` at offsets 0, 8,
-        // 16 and 24.
-        unsafe {
-            let (mut s0, mut s1, mut s2, mut s3) =
-                (_mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias));
-            for (i, &w) in weights.iter().enumerate() {
-                let Some(x) = plane_values(input, len, i, base) else { continue };
-                let (w, x) = (_mm256_set1_ps(w), x.as_ptr());
-                s0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x), s0);
-                s1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(8)), s1);
-                s2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(16)), s2);
-                s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(24)), s3);
-            }
-            // max then min, in that order, as the scalar path and tract's Max/Min pair do (NaN aside).
-            let (lo, hi) = clamp.map_or((None, None), |(lo, hi)| (Some(_mm256_set1_ps(lo)), Some(_mm256_set1_ps(hi))));
-            let clamp = |s| match (lo, hi) {
-                (Some(lo), Some(hi)) => _mm256_min_ps(_mm256_max_ps(s, lo), hi),
-                _ => s,
-            };
-            let out = out.as_mut_ptr();
-            _mm256_storeu_ps(out, clamp(s0));
-            _mm256_storeu_ps(out.add(8), clamp(s1));
-            _mm256_storeu_ps(out.add(16), clamp(s2));
-            _mm256_storeu_ps(out.add(24), clamp(s3));
         }
     }
 }
@@ -466,7 +419,14 @@ struct Neon;
 #[cfg(target_arch = "aarch64")]
 impl Group for Neon {
     #[inline(always)]
-    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], base: usize, bias: f32, out: &mut [f32; LANES]) {
+    unsafe fn sum(
+        phases: &[f32],
+        taps: &[(usize, f32)],
+        base: usize,
+        bias: f32,
+        clamp: Option<(f32, f32)>,
+        out: &mut [f32; LANES],
+    ) {
         use std::arch::aarch64::*;
         // SAFETY: NEON is part of the arm64 baseline; every load and store covers a `[f32; LANES]` (32 values) at
         // offsets 0, 4, ..., 28.
@@ -476,41 +436,6 @@ impl Group for Neon {
             let (mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7) = (b, b, b, b, b, b, b, b);
             for &(offset, w) in taps {
                 let Some(x) = tap_values(phases, offset, base) else { continue };
-                let (w, x) = (vdupq_n_f32(w), x.as_ptr());
-                s0 = vfmaq_f32(s0, w, vld1q_f32(x));
-                s1 = vfmaq_f32(s1, w, vld1q_f32(x.add(4)));
-                s2 = vfmaq_f32(s2, w, vld1q_f32(x.add(8)));
-                s3 = vfmaq_f32(s3, w, vld1q_f32(x.add(12)));
-                s4 = vfmaq_f32(s4, w, vld1q_f32(x.add(16)));
-                s5 = vfmaq_f32(s5, w, vld1q_f32(x.add(20)));
-                s6 = vfmaq_f32(s6, w, vld1q_f32(x.add(24)));
-                s7 = vfmaq_f32(s7, w, vld1q_f32(x.add(28)));
-            }
-            let out = out.as_mut_ptr();
-            for (k, s) in [s0, s1, s2, s3, s4, s5, s6, s7].into_iter().enumerate() {
-                vst1q_f32(out.add(4 * k), s);
-            }
-        }
-    }
-
-    #[inline(always)]
-    unsafe fn mix(
-        input: &[f32],
-        len: usize,
-        base: usize,
-        weights: &[f32],
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    ) {
-        use std::arch::aarch64::*;
-        // SAFETY: NEON is part of the arm64 baseline; every load and store covers a `[f32; LANES]` at offsets 0, 4,
-        // ..., 28.
-        unsafe {
-            let b = vdupq_n_f32(bias);
-            let (mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7) = (b, b, b, b, b, b, b, b);
-            for (i, &w) in weights.iter().enumerate() {
-                let Some(x) = plane_values(input, len, i, base) else { continue };
                 let (w, x) = (vdupq_n_f32(w), x.as_ptr());
                 s0 = vfmaq_f32(s0, w, vld1q_f32(x));
                 s1 = vfmaq_f32(s1, w, vld1q_f32(x.add(4)));

@@ -45,22 +45,30 @@ impl PartialEq for Expand {
 
 impl Expand {
     /// Channel `c`'s plane: `clamp(bias[c] + sum over i of weights[c][i] * input plane i)`, `plane.len()` pixels
-    /// from `input` (`inputs x plane.len()`, checked by the caller).
+    /// from `input` (`inputs x plane.len()`, checked by the caller): [`Group::sum`] with one tap per input plane.
+    /// `taps` is scratch.
     ///
     /// # Safety
-    /// The CPU must support `G` ([`Group::mix`]).
+    /// The CPU must support `G` ([`Group::sum`]).
     #[inline(always)]
-    pub(super) unsafe fn plane<G: Group>(&self, input: &[f32], c: usize, plane: &mut [f32]) {
+    pub(super) unsafe fn plane<G: Group>(
+        &self,
+        input: &[f32],
+        c: usize,
+        plane: &mut [f32],
+        taps: &mut Vec<(usize, f32)>,
+    ) {
         let len = plane.len();
         let weights = &self.weights[c * self.inputs..(c + 1) * self.inputs];
         let bias = self.bias[c];
-
+        taps.clear();
+        taps.extend(weights.iter().enumerate().map(|(i, &w)| (i * len, w)));
         let full = len - len % LANES;
         for (g, out) in plane[..full].chunks_exact_mut(LANES).enumerate() {
             if let Some(out) = out.first_chunk_mut::<LANES>() {
                 // SAFETY: the caller's promise; `input` holds `inputs` planes of `len`, and this group ends at or
-                // before `len`.
-                unsafe { G::mix(input, len, g * LANES, weights, bias, self.clamp, out) };
+                // before `len`, so every tap reads inside its own plane.
+                unsafe { G::sum(input, taps, g * LANES, bias, self.clamp, out) };
             }
         }
         for (p, out) in plane.iter_mut().enumerate().skip(full) {
