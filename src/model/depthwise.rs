@@ -661,6 +661,28 @@ mod tests {
             .collect()
     }
 
+    /// Runs `op` on `input` with the vector sum and the scalar one, and split at channel `at` as two threads would
+    /// run it, and checks the three against `want` (the split run exactly against the whole one).
+    fn check(op: &DepthwiseConv, input: &[f32], want: &[f32], at: usize) {
+        let (h, w) = op.input;
+        let plane_out = op.output.0 * op.output.1;
+        let mut got = vec![f32::NAN; want.len()];
+        op.run(input, &mut got, 0);
+        let mut scalar = vec![f32::NAN; want.len()];
+        // SAFETY: the scalar sum runs anywhere.
+        unsafe { op.run_with::<Scalar>(input, &mut scalar, 0) };
+        let mut split = vec![f32::NAN; want.len()];
+        let (a, b) = split.split_at_mut(at * plane_out);
+        op.run(input, a, 0);
+        // As `eval` slices it: a plain depthwise chunk reads its own planes, the others all of them.
+        op.run(if op.reads_all_inputs() { input } else { &input[at * h * w..] }, b, at);
+        assert_eq!(split, got);
+        for (i, ((g, sc), r)) in got.iter().zip(&scalar).zip(want).enumerate() {
+            let tol = 1e-4 * (1.0 + r.abs());
+            assert!((g - r).abs() <= tol && (sc - r).abs() <= tol, "{op:?} at {i}: {g} / {sc} vs {r}");
+        }
+    }
+
     #[test]
     fn matches_the_definition_on_every_shape_the_op_takes() {
         let mut seed = 7;
@@ -689,25 +711,8 @@ mod tests {
                             };
                             let input = values(channels * h * w, &mut seed);
                             let want = reference(&op, &input);
-                            let mut got = vec![f32::NAN; want.len()];
-                            op.run(&input, &mut got, 0);
-                            let mut scalar = vec![f32::NAN; want.len()];
-                            // SAFETY: the scalar sum runs anywhere.
-                            unsafe { op.run_with::<Scalar>(&input, &mut scalar, 0) };
-                            // Channel 0, then channels 1 and 2, as two threads would run them.
-                            let mut split = vec![f32::NAN; want.len()];
-                            let (in0, in12) = input.split_at(h * w);
-                            let (out0, out12) = split.split_at_mut(oh * ow);
-                            op.run(in0, out0, 0);
-                            op.run(in12, out12, 1);
-                            assert_eq!(split, got);
-                            for (i, ((g, sc), r)) in got.iter().zip(&scalar).zip(&want).enumerate() {
-                                let tol = 1e-4 * (1.0 + r.abs());
-                                assert!(
-                                    (g - r).abs() <= tol && (sc - r).abs() <= tol,
-                                    "{op:?} at {i}: {g} / {sc} vs {r}"
-                                );
-                            }
+                            // Channel 0, then channels 1 and 2.
+                            check(&op, &input, &want, 1);
                             cases += 1;
                         }
                     }
@@ -759,20 +764,7 @@ mod tests {
             for (c, chunk) in want.chunks_mut(oh * ow).enumerate() {
                 chunk.iter_mut().for_each(|v| *v = (*v + op.bias[c]).clamp(0.0, 6.0));
             }
-            let mut got = vec![f32::NAN; want.len()];
-            op.run(&input, &mut got, 0);
-            let mut scalar = vec![f32::NAN; want.len()];
-            // SAFETY: the scalar sum runs anywhere.
-            unsafe { op.run_with::<Scalar>(&input, &mut scalar, 0) };
-            let mut split = vec![f32::NAN; want.len()];
-            let (a, b) = split.split_at_mut(4 * oh * ow);
-            op.run(&input, a, 0);
-            op.run(&input, b, 4);
-            assert_eq!(split, got);
-            for (i, ((g, sc), r)) in got.iter().zip(&scalar).zip(&want).enumerate() {
-                let tol = 1e-4 * (1.0 + r.abs());
-                assert!((g - r).abs() <= tol && (sc - r).abs() <= tol, "{h}x{w} at {i}: {g} / {sc} vs {r}");
-            }
+            check(&op, &input, &want, 4);
             assert_eq!(op.output_shape(&[1, planes, h, w]).unwrap().as_slice(), &[1, channels, oh, ow]);
         }
     }
@@ -815,21 +807,8 @@ mod tests {
                     }
                 }
                 let want = reference(&DepthwiseConv { expand: None, ..op.clone() }, &wide);
-                let mut got = vec![f32::NAN; want.len()];
-                op.run(&input, &mut got, 0);
-                let mut scalar = vec![f32::NAN; want.len()];
-                // SAFETY: the scalar sum runs anywhere.
-                unsafe { op.run_with::<Scalar>(&input, &mut scalar, 0) };
-                // Channels 0-1, then 2-4, as two threads would run them: each reads all the input planes.
-                let mut split = vec![f32::NAN; want.len()];
-                let (a, b) = split.split_at_mut(2 * oh * ow);
-                op.run(&input, a, 0);
-                op.run(&input, b, 2);
-                assert_eq!(split, got);
-                for (i, ((g, sc), r)) in got.iter().zip(&scalar).zip(&want).enumerate() {
-                    let tol = 1e-4 * (1.0 + r.abs());
-                    assert!((g - r).abs() <= tol && (sc - r).abs() <= tol, "{h}x{w} at {i}: {g} / {sc} vs {r}");
-                }
+                // Channels 0-1, then 2-4: each reads all the input planes.
+                check(&op, &input, &want, 2);
                 assert_eq!(op.output_shape(&[1, inputs, h, w]).unwrap().as_slice(), &[channels, oh, ow]);
                 assert_eq!(op.output_shape(&[inputs, h, w]).unwrap().as_slice(), &[channels, oh, ow]);
                 let batched = DepthwiseConv { expand: Some(Expand { batch: true, ..expand.clone() }), ..op.clone() };
