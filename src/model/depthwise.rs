@@ -22,8 +22,14 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 mod expand;
+mod sum;
 
 use expand::Expand;
+#[cfg(target_arch = "x86_64")]
+use sum::Avx2;
+#[cfg(target_arch = "aarch64")]
+use sum::Neon;
+use sum::{Group, Scalar, LANES};
 
 /// One depthwise convolution of a batch-1 `[1, C, H, W]` or `[C, H, W]` f32 tensor, bias added, optionally clamped.
 #[derive(Debug, Clone)]
@@ -239,7 +245,8 @@ impl DepthwiseConv {
         let mut plane = vec![0f32; if self.expand.is_some() { h * w } else { 0 }];
         if self.dense > 1 {
             for (i, phases) in phases.chunks_exact_mut(padded).take(self.dense).enumerate() {
-                self.pad_plane(&input[i * h * w..(i + 1) * h * w], phases, (ph, pw), (phase_len, cols));
+                // SAFETY: the caller's promise.
+                unsafe { self.pad_plane::<G>(&input[i * h * w..(i + 1) * h * w], phases, (ph, pw), (phase_len, cols)) };
             }
         }
         for c in 0..out.len() / (oh * ow) {
@@ -253,8 +260,9 @@ impl DepthwiseConv {
                 None => &input[c * h * w..(c + 1) * h * w],
             };
             if self.dense == 1 {
-                phases.fill(0.0);
-                self.pad_plane(src, &mut phases, (ph, pw), (phase_len, cols));
+                // Every plane lands on the same positions: the zeros around it, written once, stay.
+                // SAFETY: the caller's promise.
+                unsafe { self.pad_plane::<G>(src, &mut phases, (ph, pw), (phase_len, cols)) };
             }
             // Padded (oy * s + ky, ox * s + kx) is phase (ky % s, kx % s) at (oy + ky / s, ox + kx / s).
             let taps_per_plane = kh * kw;
@@ -272,38 +280,50 @@ impl DepthwiseConv {
             for (i, group) in acc.chunks_exact_mut(LANES).enumerate() {
                 if let Some(group) = group.first_chunk_mut::<LANES>() {
                     // SAFETY: the caller's promise.
-                    unsafe { G::sum(&phases, &taps, i * LANES, bias, None, group) };
+                    unsafe { G::sum(&phases, &taps, i * LANES, bias, self.clamp, group) };
                 }
             }
+            // Whole rows copied: a clamp here, a value at a time, took longer than the sums (opt-level "s").
             let dst = &mut out[c * oh * ow..(c + 1) * oh * ow];
             for (dst, acc) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(cols)) {
-                match self.clamp {
-                    Some((lo, hi)) => dst.iter_mut().zip(acc).for_each(|(d, &a)| *d = a.max(lo).min(hi)),
-                    None => dst.copy_from_slice(&acc[..ow]),
-                }
+                dst.copy_from_slice(&acc[..ow]);
             }
         }
     }
 
     /// Copies one input plane into its `s x s` phases (zeros already around it), dropping what no output reads.
-    fn pad_plane(&self, src: &[f32], phases: &mut [f32], (ph, pw): (usize, usize), (phase_len, cols): (usize, usize)) {
+    ///
+    /// # Safety
+    /// The CPU must support `G` ([`Group::split`]).
+    #[inline(always)]
+    unsafe fn pad_plane<G: Group>(
+        &self,
+        src: &[f32],
+        phases: &mut [f32],
+        (ph, pw): (usize, usize),
+        (phase_len, cols): (usize, usize),
+    ) {
         let (h, w) = self.input;
-        let s = self.stride;
+        let (s, pad) = (self.stride, self.pad.1);
         for iy in 0..h.min(ph - self.pad.0) {
             let y = iy + self.pad.0;
             // Input columns past the last one an output reads are dropped.
-            let line = &src[iy * w..iy * w + w.min(pw - self.pad.1)];
+            let line = &src[iy * w..iy * w + w.min(pw - pad)];
             let row = (y % s) * s * phase_len + (y / s) * cols;
             if s == 1 {
-                phases[row + self.pad.1..row + self.pad.1 + line.len()].copy_from_slice(line);
+                phases[row + pad..row + pad + line.len()].copy_from_slice(line);
             } else {
-                // Padded column `x = ix + pad` goes to phase `x % 2` at `x / 2`.
-                for parity in 0..2 {
-                    let skip = (self.pad.1 + parity) & 1;
-                    let x = skip + self.pad.1;
-                    let phase = &mut phases[row + (x & 1) * phase_len..][..cols];
-                    phase[x >> 1..].iter_mut().zip(line.iter().skip(skip).step_by(2)).for_each(|(d, &v)| *d = v);
-                }
+                // Padded column `x = ix + pad` goes to phase `x % 2` at `x / 2`: the even input columns to phase
+                // `pad % 2` from `pad / 2` on, the odd ones to the other phase from `(pad + 1) / 2` on.
+                let phases = &mut phases[row..];
+                let (phase0, phase1) = phases.split_at_mut(phase_len.min(phases.len()));
+                let (row0, row1) = (&mut phase0[..cols], phase1.get_mut(..cols).unwrap_or_default());
+                let (evens, odds) = match pad % 2 {
+                    0 => (&mut row0[pad / 2..], &mut row1[pad / 2..]),
+                    _ => (&mut row1[pad / 2..], &mut row0[pad.div_ceil(2)..]),
+                };
+                // SAFETY: the caller's promise.
+                unsafe { G::split(line, evens, odds) };
             }
         }
     }
@@ -312,151 +332,6 @@ impl DepthwiseConv {
 /// The most input planes a dense convolution may have to be ours: every output channel sums `planes x kh x kw`
 /// taps over all of them, which pays off against tract's im2col and matrix product only when they are few.
 const MAX_DENSE_INPUTS: usize = 4;
-
-/// Outputs summed together: four AVX registers (eight NEON ones), independent sums that hide the latency of each
-/// multiply-add behind the others'.
-const LANES: usize = 32;
-
-/// One group of outputs: `out[l] = bias + sum over taps (offset, w) of w * phases[offset + base + l]`, clamped
-/// (max, then min) when `clamp` is given; without one a NaN stays NaN. A 1x1 convolution is the same sum with one tap
-/// per input plane ([`Expand`]).
-trait Group {
-    /// # Safety
-    /// The CPU must have the instructions the implementation uses (AVX2 and FMA for [`Avx2`]).
-    unsafe fn sum(
-        phases: &[f32],
-        taps: &[(usize, f32)],
-        base: usize,
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    );
-}
-
-/// The `LANES` values a tap reads. The plane is sized so that this is always `Some` (the furthest read ends at its
-/// last value); `None` would be a sizing bug, and the tap would then be skipped rather than read out of bounds.
-#[inline(always)]
-fn tap_values(phases: &[f32], offset: usize, base: usize) -> Option<&[f32; LANES]> {
-    let values = phases.get(offset + base..).and_then(|rest| rest.first_chunk::<LANES>());
-    debug_assert!(values.is_some(), "tap at {offset} + {base} past a plane of {}", phases.len());
-    values
-}
-
-/// Portable: any CPU.
-struct Scalar;
-
-impl Group for Scalar {
-    #[inline(always)]
-    unsafe fn sum(
-        phases: &[f32],
-        taps: &[(usize, f32)],
-        base: usize,
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    ) {
-        *out = [bias; LANES];
-        for &(offset, w) in taps {
-            let Some(x) = tap_values(phases, offset, base) else { continue };
-            out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
-        }
-        if let Some((lo, hi)) = clamp {
-            out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
-        }
-    }
-}
-
-/// x86-64 with AVX2 and FMA: four 8-lane sums, independent, so each multiply-add's latency hides behind the others.
-#[cfg(target_arch = "x86_64")]
-struct Avx2;
-
-#[cfg(target_arch = "x86_64")]
-impl Group for Avx2 {
-    #[inline(always)]
-    unsafe fn sum(
-        phases: &[f32],
-        taps: &[(usize, f32)],
-        base: usize,
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    ) {
-        use std::arch::x86_64::*;
-        // SAFETY: the caller guarantees AVX2 and FMA; every load and store covers a `[f32; LANES]` (32 values) at
-        // offsets 0, 8, 16 and 24.
-        unsafe {
-            // Named, not an array: at the size-optimizing level the compiler would keep an array in memory.
-            let (mut s0, mut s1, mut s2, mut s3) =
-                (_mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias));
-            for &(offset, w) in taps {
-                let Some(x) = tap_values(phases, offset, base) else { continue };
-                let (w, x) = (_mm256_set1_ps(w), x.as_ptr());
-                s0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x), s0);
-                s1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(8)), s1);
-                s2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(16)), s2);
-                s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(24)), s3);
-            }
-            if let Some((lo, hi)) = clamp {
-                let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
-                s0 = _mm256_min_ps(_mm256_max_ps(s0, lo), hi);
-                s1 = _mm256_min_ps(_mm256_max_ps(s1, lo), hi);
-                s2 = _mm256_min_ps(_mm256_max_ps(s2, lo), hi);
-                s3 = _mm256_min_ps(_mm256_max_ps(s3, lo), hi);
-            }
-            let out = out.as_mut_ptr();
-            _mm256_storeu_ps(out, s0);
-            _mm256_storeu_ps(out.add(8), s1);
-            _mm256_storeu_ps(out.add(16), s2);
-            _mm256_storeu_ps(out.add(24), s3);
-        }
-    }
-}
-
-/// arm64 (NEON is every core's baseline): eight 4-lane sums.
-#[cfg(target_arch = "aarch64")]
-struct Neon;
-
-#[cfg(target_arch = "aarch64")]
-impl Group for Neon {
-    #[inline(always)]
-    unsafe fn sum(
-        phases: &[f32],
-        taps: &[(usize, f32)],
-        base: usize,
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    ) {
-        use std::arch::aarch64::*;
-        // SAFETY: NEON is part of the arm64 baseline; every load and store covers a `[f32; LANES]` (32 values) at
-        // offsets 0, 4, ..., 28.
-        unsafe {
-            // Named, not an array: at the size-optimizing level the compiler would keep an array in memory.
-            let b = vdupq_n_f32(bias);
-            let (mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7) = (b, b, b, b, b, b, b, b);
-            for &(offset, w) in taps {
-                let Some(x) = tap_values(phases, offset, base) else { continue };
-                let (w, x) = (vdupq_n_f32(w), x.as_ptr());
-                s0 = vfmaq_f32(s0, w, vld1q_f32(x));
-                s1 = vfmaq_f32(s1, w, vld1q_f32(x.add(4)));
-                s2 = vfmaq_f32(s2, w, vld1q_f32(x.add(8)));
-                s3 = vfmaq_f32(s3, w, vld1q_f32(x.add(12)));
-                s4 = vfmaq_f32(s4, w, vld1q_f32(x.add(16)));
-                s5 = vfmaq_f32(s5, w, vld1q_f32(x.add(20)));
-                s6 = vfmaq_f32(s6, w, vld1q_f32(x.add(24)));
-                s7 = vfmaq_f32(s7, w, vld1q_f32(x.add(28)));
-            }
-            let out = out.as_mut_ptr();
-            for (k, s) in [s0, s1, s2, s3, s4, s5, s6, s7].into_iter().enumerate() {
-                let s = match clamp {
-                    Some((lo, hi)) => vminq_f32(vmaxq_f32(s, vdupq_n_f32(lo)), vdupq_n_f32(hi)),
-                    None => s,
-                };
-                vst1q_f32(out.add(4 * k), s);
-            }
-        }
-    }
-}
 
 /// Replaces every depthwise convolution of `model` that [`DepthwiseConv`] runs exactly (batch 1, f32, NCHW or CHW,
 /// OIHW constant weights and bias, stride 1 or 2, no dilation, explicit padding) by one, with a directly following

@@ -27,7 +27,8 @@ pub struct OpTime {
 impl Embedder {
     /// Runs the square plan `runs` times (after a warm-up run) on a blank tensor, timing every node, and returns
     /// the time per op kind, largest first. The sum is a little above a plain run's time (the clock calls).
-    pub fn profile_ops(&self, runs: usize) -> Result<Vec<OpTime>> {
+    /// With `by_node`, every node is its own entry, named `#id op: what tract says about it` (shapes, kernels).
+    pub fn profile_ops(&self, runs: usize, by_node: bool) -> Result<Vec<OpTime>> {
         let plan = self.plan.clone();
         let input: Tensor = tract_ndarray::ArrayD::<f32>::zeros(&self.spec.shape()[..]).into();
         let mut state = SimpleState::new(&plan)?;
@@ -39,7 +40,11 @@ impl Embedder {
                 state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, op_state, node, inputs| {
                     let start = Instant::now();
                     let out = eval(ctx, op_state, node, inputs);
-                    let entry = times.entry(node.op().name().to_string()).or_default();
+                    let key = match by_node {
+                        true => format!("#{} {}: {}", node.id, node.op().name(), node.op().info()?.join(", ")),
+                        false => node.op().name().to_string(),
+                    };
+                    let entry = times.entry(key).or_default();
                     entry.0 += 1;
                     entry.1 += start.elapsed().as_secs_f64();
                     out
@@ -77,7 +82,7 @@ mod tests {
         let root = env!("CARGO_MANIFEST_DIR");
         let model = format!("{root}/models/shoplens-effnet-lite0-int8.onnx");
         let embedder = Embedder::from_path(model, EmbedderOptions { threads: 1, ..Default::default() }).unwrap();
-        let ops = embedder.profile_ops(2).unwrap();
+        let ops = embedder.profile_ops(2, false).unwrap();
         let dw = ops.iter().find(|o| o.op == "ShopLensDepthwise").expect("our depthwise op in the plan");
         // The stem and the 16 depthwise convolutions; on arm64 tract lays the graph out channels-last after the
         // first, which stays tract's.
@@ -85,5 +90,10 @@ mod tests {
         assert!(ops.iter().all(|o| o.ms >= 0.0 && o.nodes > 0));
         let nodes: usize = ops.iter().map(|o| o.nodes).sum();
         assert_eq!(nodes, embedder.plan.order_without_consts().len(), "every node the plan runs, once");
+        let by_node = embedder.profile_ops(1, true).unwrap();
+        assert_eq!(by_node.len(), nodes, "one entry per node");
+        assert!(by_node.iter().all(|o| o.nodes == 1 && o.op.starts_with('#')));
+        let ours = by_node.iter().filter(|o| o.op.contains(" ShopLensDepthwise: ")).count();
+        assert_eq!(ours, dw.nodes);
     }
 }

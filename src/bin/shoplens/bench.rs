@@ -27,6 +27,9 @@ pub struct BenchArgs {
     /// Also time the square plan op by op (tract's ops, summed per kind; `ops` in the JSON).
     #[arg(long)]
     ops: bool,
+    /// With `--ops`: one line per node rather than per op kind, with tract's description of it (shapes, kernel).
+    #[arg(long, requires = "ops")]
+    nodes: bool,
 }
 
 /// Median and minimum of a stage, in milliseconds.
@@ -136,7 +139,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     let tract_dw_cosine =
         cosine(&engine.embedder().embed_tensor(tensor.clone())?, &tract_dw.embed_tensor(tensor.clone())?);
 
-    let ops = if args.ops { Some(engine.embedder().profile_ops(n)?) } else { None };
+    let ops = if args.ops { Some(engine.embedder().profile_ops(n, args.nodes)?) } else { None };
 
     let mut report = serde_json::json!({
         "model": model_path.display().to_string(),

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use tract_onnx::tract_core::internal::*;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 
-use super::{clamp_after, Group, LANES};
+use super::clamp_after;
+use super::sum::{Group, LANES};
 
 /// The smallest map (pixels per channel) worth folding. Measured node by node on x86-64 (`shoplens bench --ops`,
 /// docs/benchmarks.md): at 112x112 (16 -> 96 channels) the folded op took 2.2 ms against 3.6 ms for tract's product
