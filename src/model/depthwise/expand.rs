@@ -15,9 +15,10 @@ use tract_onnx::tract_core::ops::einsum::EinSum;
 use super::clamp_after;
 use super::sum::{Group, LANES};
 
-/// The smallest map (pixels per channel) worth folding. Measured node by node on x86-64 (`shoplens bench --ops`,
-/// docs/benchmarks.md): at 112x112 (16 -> 96 channels) the folded op took 2.2 ms against 3.6 ms for tract's product
-/// and the plain op; at 56x56 (24 -> 144) 1.5 against 1.6 ms and 1.1 against 1.0 ms, so those stay tract's.
+/// The smallest map (pixels per channel) worth folding. Measured node by node on x86-64 (`shoplens bench --ops
+/// --nodes`, docs/benchmarks.md): at 112x112 (16 -> 96 channels) the folded op took 2.2 ms against 3.6 ms for tract's
+/// product and the plain op; at 56x56 (24 -> 144) 1.5 against 1.6 ms and 1.1 against 1.0 ms, and again after the
+/// tenth session's faster padding 0.87 against 0.79 and 0.86 against 0.78 ms, so those stay tract's.
 const MIN_PLANE: usize = 96 * 96;
 
 /// A 1x1 convolution of `inputs` channels into the depthwise op's channels, bias added, optionally clamped.
