@@ -16,7 +16,7 @@ use crate::{Error, Result};
 /// The time of one kind of op in a run, summed over its nodes.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct OpTime {
-    /// tract's name for the op (`OptMatMul`, `ShopLensDepthwise`, ...).
+    /// tract's name for the op (`OptMatMul`, `ShopLensDepthwise`, ...); by node, `#id name: tract's description`.
     pub op: String,
     /// How many nodes of the plan run it.
     pub nodes: usize,
@@ -40,13 +40,15 @@ impl Embedder {
                 state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, op_state, node, inputs| {
                     let start = Instant::now();
                     let out = eval(ctx, op_state, node, inputs);
+                    // Timed before the label is built, so that the string work is not counted.
+                    let elapsed = start.elapsed().as_secs_f64();
                     let key = match by_node {
                         true => format!("#{} {}: {}", node.id, node.op().name(), node.op().info()?.join(", ")),
                         false => node.op().name().to_string(),
                     };
                     let entry = times.entry(key).or_default();
                     entry.0 += 1;
-                    entry.1 += start.elapsed().as_secs_f64();
+                    entry.1 += elapsed;
                     out
                 })
             };

@@ -179,7 +179,9 @@ impl Group for Neon {
             let out = out.as_mut_ptr();
             for (k, s) in [s0, s1, s2, s3, s4, s5, s6, s7].into_iter().enumerate() {
                 let s = match clamp {
-                    Some((lo, hi)) => vminq_f32(vmaxq_f32(s, vdupq_n_f32(lo)), vdupq_n_f32(hi)),
+                    // The `nm` forms return the number when one side is NaN, as `f32::max` and x86's `max` (second
+                    // operand) do: a NaN clamps to `lo` everywhere.
+                    Some((lo, hi)) => vminnmq_f32(vmaxnmq_f32(s, vdupq_n_f32(lo)), vdupq_n_f32(hi)),
                     None => s,
                 };
                 vst1q_f32(out.add(4 * k), s);
@@ -213,36 +215,72 @@ mod tests {
     fn split_puts_even_and_odd_values_in_their_rows() {
         for len in 0usize..40 {
             let src: Vec<f32> = (0..len).map(|i| i as f32).collect();
-            for room in [len / 2, len.div_ceil(2), len / 2 + 3, len / 4] {
+            // The odd row has one value less room when the pad is odd (`pad_plane`).
+            for (room, odd_room) in [len / 2, len.div_ceil(2), len / 2 + 3, len / 4]
+                .into_iter()
+                .flat_map(|r| [(r, r), (r, r.saturating_sub(1))])
+            {
                 let want = |parity: usize| -> Vec<f32> {
-                    let mut row = vec![-1.0; room];
+                    let mut row = vec![-1.0; if parity == 0 { room } else { odd_room }];
                     for (d, &v) in row.iter_mut().zip(src.iter().skip(parity).step_by(2)) {
                         *d = v;
                     }
                     row
                 };
-                let mut rows = vec![(vec![-1.0; room], vec![-1.0; room])];
+                let mut rows = vec![(vec![-1.0; room], vec![-1.0; odd_room])];
                 let (evens, odds) = &mut rows[0];
                 // SAFETY: the scalar split runs anywhere.
                 unsafe { Scalar::split(&src, evens, odds) };
                 #[cfg(target_arch = "x86_64")]
                 if std::is_x86_feature_detected!("avx2") {
-                    rows.push((vec![-1.0; room], vec![-1.0; room]));
+                    rows.push((vec![-1.0; room], vec![-1.0; odd_room]));
                     let (evens, odds) = rows.last_mut().unwrap();
                     // SAFETY: the CPU has AVX2, checked just above.
                     unsafe { Avx2::split(&src, evens, odds) };
                 }
                 #[cfg(target_arch = "aarch64")]
                 {
-                    rows.push((vec![-1.0; room], vec![-1.0; room]));
+                    rows.push((vec![-1.0; room], vec![-1.0; odd_room]));
                     let (evens, odds) = rows.last_mut().unwrap();
                     // SAFETY: NEON is part of the arm64 baseline.
                     unsafe { Neon::split(&src, evens, odds) };
                 }
                 for (evens, odds) in &rows {
-                    assert_eq!((evens, odds), (&want(0), &want(1)), "{len} values into rows of {room}");
+                    assert_eq!((evens, odds), (&want(0), &want(1)), "{len} values into rows of {room} and {odd_room}");
                 }
             }
+        }
+    }
+
+    type SumFn = unsafe fn(&[f32], &[(usize, f32)], usize, f32, Option<(f32, f32)>, &mut [f32; LANES]);
+
+    /// A NaN clamps to `lo` in every implementation (as `f32::max` does) and stays NaN without a clamp.
+    #[test]
+    fn a_nan_clamps_to_lo_and_stays_nan_unclamped() {
+        let mut phases = vec![1.0f32; LANES + 1];
+        phases[3] = f32::NAN;
+        let taps = [(0usize, 2.0f32)];
+        let mut runs: Vec<(&str, [f32; LANES], [f32; LANES])> = Vec::new();
+        let mut run = |name, sum: SumFn| {
+            let (mut clamped, mut plain) = ([0.0; LANES], [0.0; LANES]);
+            // SAFETY: only implementations the CPU has are passed in.
+            unsafe {
+                sum(&phases, &taps, 0, 0.5, Some((0.0, 6.0)), &mut clamped);
+                sum(&phases, &taps, 0, 0.5, None, &mut plain);
+            }
+            runs.push((name, clamped, plain));
+        };
+        run("scalar", Scalar::sum);
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            run("avx2", Avx2::sum);
+        }
+        #[cfg(target_arch = "aarch64")]
+        run("neon", Neon::sum);
+        for (name, clamped, plain) in runs {
+            assert_eq!(clamped[3], 0.0, "{name}");
+            assert!(plain[3].is_nan(), "{name}");
+            assert_eq!((clamped[0], plain[0]), (2.5, 2.5), "{name}");
         }
     }
 }
