@@ -241,7 +241,16 @@ impl DepthwiseConv {
         // convolution pads all its input planes once, one after the other.
         let mut phases = vec![0f32; self.dense * padded + LANES];
         let mut acc = vec![0f32; flat];
-        let mut taps: Vec<(usize, f32)> = Vec::with_capacity(self.dense * kh * kw);
+        // Padded (oy * s + ky, ox * s + kx) is phase (ky % s, kx % s) at (oy + ky / s, ox + kx / s): the offset of
+        // tap (ky, kx) of input plane `i`, in the order a channel's weights are stored (plane, row, column). The
+        // same for every channel; only the weights change.
+        let offsets: Vec<usize> = (0..self.dense * kh * kw)
+            .map(|t| {
+                let (i, ky, kx) = (t / (kh * kw), t / kw % kh, t % kw);
+                i * padded + ((ky % s) * s + kx % s) * phase_len + (ky / s) * cols + kx / s
+            })
+            .collect();
+        let mut taps: Vec<(usize, f32)> = Vec::with_capacity(offsets.len());
         let mut plane = vec![0f32; if self.expand.is_some() { h * w } else { 0 }];
         if self.dense > 1 {
             for (i, phases) in phases.chunks_exact_mut(padded).take(self.dense).enumerate() {
@@ -264,18 +273,9 @@ impl DepthwiseConv {
                 // SAFETY: the caller's promise.
                 unsafe { self.pad_plane::<G>(src, &mut phases, (ph, pw), (phase_len, cols)) };
             }
-            // Padded (oy * s + ky, ox * s + kx) is phase (ky % s, kx % s) at (oy + ky / s, ox + kx / s).
-            let taps_per_plane = kh * kw;
-            let weights = &self.weights[(first + c) * self.dense * taps_per_plane..][..self.dense * taps_per_plane];
+            let weights = &self.weights[(first + c) * offsets.len()..][..offsets.len()];
             taps.clear();
-            for (i, weights) in weights.chunks_exact(taps_per_plane).enumerate() {
-                for ky in 0..kh {
-                    for kx in 0..kw {
-                        let offset = i * padded + ((ky % s) * s + kx % s) * phase_len + (ky / s) * cols + kx / s;
-                        taps.push((offset, weights[ky * kw + kx]));
-                    }
-                }
-            }
+            taps.extend(offsets.iter().copied().zip(weights.iter().copied()));
             let bias = self.bias[first + c];
             for (i, group) in acc.chunks_exact_mut(LANES).enumerate() {
                 if let Some(group) = group.first_chunk_mut::<LANES>() {
