@@ -29,7 +29,7 @@ use expand::Expand;
 use sum::Avx2;
 #[cfg(target_arch = "aarch64")]
 use sum::Neon;
-use sum::{Group, Scalar, LANES};
+use sum::{four_planes, Group, Scalar, Tap4, LANES};
 
 /// One depthwise convolution of a batch-1 `[1, C, H, W]` or `[C, H, W]` f32 tensor, bias added, optionally clamped.
 #[derive(Debug, Clone)]
@@ -115,6 +115,8 @@ impl EvalOp for DepthwiseConv {
                     // four per thread, so that a slow core does not hold the others up.
                     let chunks = pool.current_num_threads() * if self.dense > 1 { 1 } else { 4 };
                     let per = self.channels.div_ceil(chunks).max(1);
+                    // Whole blocks of four where `run` sums four channels at once.
+                    let per = if self.reads_all_inputs() { per.next_multiple_of(4) } else { per };
                     let (plane_in, plane_out) = (self.input.0 * self.input.1, self.output.0 * self.output.1);
                     pool.install(|| {
                         out.par_chunks_mut(per * plane_out).enumerate().for_each(|(i, out)| {
@@ -251,14 +253,61 @@ impl DepthwiseConv {
             })
             .collect();
         let mut taps: Vec<(usize, f32)> = Vec::with_capacity(offsets.len());
-        let mut plane = vec![0f32; if self.expand.is_some() { h * w } else { 0 }];
         if self.dense > 1 {
             for (i, phases) in phases.chunks_exact_mut(padded).take(self.dense).enumerate() {
                 // SAFETY: the caller's promise.
                 unsafe { self.pad_plane::<G>(&input[i * h * w..(i + 1) * h * w], phases, (ph, pw), (phase_len, cols)) };
             }
         }
-        for c in 0..out.len() / (oh * ow) {
+        let n = out.len() / (oh * ow);
+        // Where every channel reads all the input planes, four channels at a time: each value loaded once for four.
+        let blocked = if self.reads_all_inputs() { n - n % 4 } else { 0 };
+        let mut taps4: Vec<Tap4> = Vec::new();
+        let mut four = vec![
+            0f32;
+            if blocked == 0 {
+                0
+            } else if self.expand.is_some() {
+                4 * h * w
+            } else {
+                4 * flat
+            }
+        ];
+        for (c, out) in out.chunks_exact_mut(4 * oh * ow).take(blocked / 4).enumerate().map(|(b, o)| (4 * b, o)) {
+            let outs = out.chunks_exact_mut(oh * ow);
+            match &self.expand {
+                Some(e) => {
+                    // SAFETY: the caller's promise.
+                    unsafe { e.planes4::<G>(input, first + c, &mut four, &mut taps4) };
+                    for (k, (src, out)) in four.chunks_exact(h * w).zip(outs).enumerate() {
+                        // SAFETY: the caller's promise.
+                        unsafe { self.pad_plane::<G>(src, &mut phases, (ph, pw), (phase_len, cols)) };
+                        // SAFETY: the caller's promise.
+                        unsafe { self.channel::<G>(&phases, &offsets, first + c + k, &mut taps, &mut acc, out) };
+                    }
+                }
+                None => {
+                    let weights = &self.weights[(first + c) * offsets.len()..(first + c + 4) * offsets.len()];
+                    taps4.clear();
+                    taps4.extend(
+                        offsets
+                            .iter()
+                            .enumerate()
+                            .map(|(t, &o)| (o, [0, 1, 2, 3].map(|k| weights[k * offsets.len() + t]))),
+                    );
+                    let bias = [0, 1, 2, 3].map(|k| self.bias[first + c + k]);
+                    if let Some(accs) = four_planes(&mut four, flat, flat) {
+                        // SAFETY: the caller's promise.
+                        unsafe { G::sum4(&phases, &taps4, bias, self.clamp, accs) };
+                    }
+                    for (acc, out) in four.chunks_exact(flat).zip(outs) {
+                        self.copy_rows(acc, out);
+                    }
+                }
+            }
+        }
+        let mut plane = vec![0f32; if self.expand.is_some() { h * w } else { 0 }];
+        for (c, out) in out.chunks_exact_mut(oh * ow).enumerate().skip(blocked) {
             let src: &[f32] = match &self.expand {
                 Some(e) => {
                     // SAFETY: the caller's promise.
@@ -273,21 +322,46 @@ impl DepthwiseConv {
                 // SAFETY: the caller's promise.
                 unsafe { self.pad_plane::<G>(src, &mut phases, (ph, pw), (phase_len, cols)) };
             }
-            let weights = &self.weights[(first + c) * offsets.len()..][..offsets.len()];
-            taps.clear();
-            taps.extend(offsets.iter().copied().zip(weights.iter().copied()));
-            let bias = self.bias[first + c];
-            for (i, group) in acc.chunks_exact_mut(LANES).enumerate() {
-                if let Some(group) = group.first_chunk_mut::<LANES>() {
-                    // SAFETY: the caller's promise.
-                    unsafe { G::sum(&phases, &taps, i * LANES, bias, self.clamp, group) };
-                }
+            // SAFETY: the caller's promise.
+            unsafe { self.channel::<G>(&phases, &offsets, first + c, &mut taps, &mut acc, out) };
+        }
+    }
+
+    /// Channel `c`'s outputs into `out` (`oh x ow`): the taps at `offsets` into the padded `phases`, with the
+    /// channel's weights, summed a group of outputs at a time into `acc` (`cols` to a row), then its rows copied.
+    /// `taps` is scratch.
+    ///
+    /// # Safety
+    /// The CPU must support `G` ([`Group::sum`]).
+    #[inline(always)]
+    unsafe fn channel<G: Group>(
+        &self,
+        phases: &[f32],
+        offsets: &[usize],
+        c: usize,
+        taps: &mut Vec<(usize, f32)>,
+        acc: &mut [f32],
+        out: &mut [f32],
+    ) {
+        let weights = &self.weights[c * offsets.len()..][..offsets.len()];
+        taps.clear();
+        taps.extend(offsets.iter().copied().zip(weights.iter().copied()));
+        for (i, group) in acc.chunks_exact_mut(LANES).enumerate() {
+            if let Some(group) = group.first_chunk_mut::<LANES>() {
+                // SAFETY: the caller's promise.
+                unsafe { G::sum(phases, taps, i * LANES, self.bias[c], self.clamp, group) };
             }
-            // Whole rows copied: a clamp here, a value at a time, took longer than the sums (opt-level "s").
-            let dst = &mut out[c * oh * ow..(c + 1) * oh * ow];
-            for (dst, acc) in dst.chunks_exact_mut(ow).zip(acc.chunks_exact(cols)) {
-                dst.copy_from_slice(&acc[..ow]);
-            }
+        }
+        self.copy_rows(acc, out);
+    }
+
+    /// The outputs of `acc` (computed `cols` to a row, the last `cols - ow` of each dropped) into `out`, whole rows
+    /// at a time: a clamp here, a value at a time, took longer than the sums (opt-level "s").
+    fn copy_rows(&self, acc: &[f32], out: &mut [f32]) {
+        let ow = self.output.1;
+        let cols = ((ow - 1) * self.stride + self.kernel.1).div_ceil(self.stride);
+        for (dst, acc) in out.chunks_exact_mut(ow).zip(acc.chunks_exact(cols)) {
+            dst.copy_from_slice(&acc[..ow]);
         }
     }
 
@@ -648,7 +722,7 @@ mod tests {
         let mut seed = 5;
         for (h, w) in [(57usize, 58usize), (8, 4), (3, 11)] {
             for clamp in [None, Some((0.0, 6.0))] {
-                let (channels, inputs, (kh, kw), s) = (5, 3, (3, 3), 2);
+                let (channels, inputs, (kh, kw), s) = (9, 3, (3, 3), 2);
                 let (oh, ow) = ((h + 2 - kh) / s + 1, (w + 2 - kw) / s + 1);
                 let expand = Expand {
                     inputs,
@@ -681,7 +755,7 @@ mod tests {
                     }
                 }
                 let want = reference(&DepthwiseConv { expand: None, ..op.clone() }, &wide);
-                // Channels 0-1, then 2-4: each reads all the input planes.
+                // Channels 0-1 (one at a time), then 2-8 (four, then three one at a time): each reads all the input planes.
                 check(&op, &input, &want, 2);
                 assert_eq!(op.output_shape(&[1, inputs, h, w]).unwrap().as_slice(), &[channels, oh, ow]);
                 assert_eq!(op.output_shape(&[inputs, h, w]).unwrap().as_slice(), &[channels, oh, ow]);

@@ -6,6 +6,12 @@
 /// multiply-add behind the others'.
 pub(super) const LANES: usize = 32;
 
+/// Outputs per channel summed by one [`Group::sum4`], which sums four channels at once.
+pub(super) const LANES4: usize = 16;
+
+/// A tap of four channels at once: the offset of the values it reads and each channel's weight.
+pub(super) type Tap4 = (usize, [f32; 4]);
+
 /// One group of outputs: `out[l] = bias + sum over taps (offset, w) of w * phases[offset + base + l]`, clamped
 /// (max, then min) when `clamp` is given; without one a NaN stays NaN. A 1x1 convolution is the same sum with one tap
 /// per input plane ([`super::Expand`]).
@@ -21,6 +27,17 @@ pub(super) trait Group {
         out: &mut [f32; LANES],
     );
 
+    /// Four channels over the same values, every whole group of [`LANES4`] outputs that `out` holds (see
+    /// [`groups4`]): `out[k][g * LANES4 + l] = bias[k] + sum over taps (offset, w) of w[k] * phases[offset + g *
+    /// LANES4 + l]`, clamped as in [`Group::sum`]. Each value is loaded once for all four channels, which pays where
+    /// every channel reads the same planes and they do not fit the nearest cache: a folded expand and a dense
+    /// convolution read all their input planes for every channel they make. A whole run per call, so that reads
+    /// are checked once per run, not once per tap.
+    ///
+    /// # Safety
+    /// As for [`Group::sum`].
+    unsafe fn sum4(phases: &[f32], taps: &[Tap4], bias: [f32; 4], clamp: Option<(f32, f32)>, out: [&mut [f32]; 4]);
+
     /// Splits `src` into its even-indexed values (into `evens`) and its odd-indexed ones (into `odds`), as many as
     /// fit in each: a row of a stride-2 convolution's input going to its column phases.
     ///
@@ -29,6 +46,27 @@ pub(super) trait Group {
     unsafe fn split(src: &[f32], evens: &mut [f32], odds: &mut [f32]) {
         split_from(0, src, evens, odds);
     }
+}
+
+/// The groups [`Group::sum4`] computes: as many whole groups of [`LANES4`] as the shortest of `out` holds, and only
+/// those whose every tap reads inside `phases`. The callers size `phases` so that this is all of them; fewer would be
+/// a sizing bug, and the groups past it would be left as they are rather than read out of bounds.
+#[inline(always)]
+fn groups4(phases: &[f32], taps: &[Tap4], out: &[&mut [f32]; 4]) -> usize {
+    let groups = out.iter().map(|o| o.len()).min().unwrap_or(0) / LANES4;
+    let furthest = taps.iter().map(|t| t.0).max().unwrap_or(0);
+    // Group `g` reads up to `furthest + g * LANES4 + LANES4 - 1`.
+    let fit = phases.len().saturating_sub(furthest) / LANES4;
+    debug_assert!(fit >= groups, "{groups} groups past a plane of {} (tap at {furthest})", phases.len());
+    groups.min(fit)
+}
+
+/// The first `len` values of each of the four planes of `stride` values in `buf`: where [`Group::sum4`] writes.
+/// `None` if `buf` holds fewer than four planes or `len > stride`.
+pub(super) fn four_planes(buf: &mut [f32], stride: usize, len: usize) -> Option<[&mut [f32]; 4]> {
+    let planes: Vec<&mut [f32]> =
+        buf.chunks_exact_mut(stride.max(1)).take(4).filter_map(|p| p.get_mut(..len)).collect();
+    planes.try_into().ok()
 }
 
 /// [`Group::split`] from pair `first` on, a value at a time.
@@ -47,8 +85,8 @@ fn split_from(first: usize, src: &[f32], evens: &mut [f32], odds: &mut [f32]) {
 /// The `LANES` values a tap reads. The plane is sized so that this is always `Some` (the furthest read ends at its
 /// last value); `None` would be a sizing bug, and the tap would then be skipped rather than read out of bounds.
 #[inline(always)]
-fn tap_values(phases: &[f32], offset: usize, base: usize) -> Option<&[f32; LANES]> {
-    let values = phases.get(offset + base..).and_then(|rest| rest.first_chunk::<LANES>());
+fn tap_values<const N: usize>(phases: &[f32], offset: usize, base: usize) -> Option<&[f32; N]> {
+    let values = phases.get(offset + base..).and_then(|rest| rest.first_chunk::<N>());
     debug_assert!(values.is_some(), "tap at {offset} + {base} past a plane of {}", phases.len());
     values
 }
@@ -68,11 +106,29 @@ impl Group for Scalar {
     ) {
         *out = [bias; LANES];
         for &(offset, w) in taps {
-            let Some(x) = tap_values(phases, offset, base) else { continue };
+            let Some(x) = tap_values::<LANES>(phases, offset, base) else { continue };
             out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
         }
         if let Some((lo, hi)) = clamp {
             out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn sum4(phases: &[f32], taps: &[Tap4], bias: [f32; 4], clamp: Option<(f32, f32)>, mut out: [&mut [f32]; 4]) {
+        for g in 0..groups4(phases, taps, &out) {
+            let at = g * LANES4;
+            for (k, out) in out.iter_mut().enumerate() {
+                let out = &mut out[at..at + LANES4];
+                out.fill(bias[k]);
+                for &(offset, w) in taps {
+                    let x = &phases[offset + at..offset + at + LANES4];
+                    out.iter_mut().zip(x).for_each(|(o, &x)| *o += w[k] * x);
+                }
+                if let Some((lo, hi)) = clamp {
+                    out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
+                }
+            }
         }
     }
 }
@@ -100,7 +156,7 @@ impl Group for Avx2 {
             let (mut s0, mut s1, mut s2, mut s3) =
                 (_mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias));
             for &(offset, w) in taps {
-                let Some(x) = tap_values(phases, offset, base) else { continue };
+                let Some(x) = tap_values::<LANES>(phases, offset, base) else { continue };
                 let (w, x) = (_mm256_set1_ps(w), x.as_ptr());
                 s0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x), s0);
                 s1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(8)), s1);
@@ -119,6 +175,57 @@ impl Group for Avx2 {
             _mm256_storeu_ps(out.add(8), s1);
             _mm256_storeu_ps(out.add(16), s2);
             _mm256_storeu_ps(out.add(24), s3);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn sum4(phases: &[f32], taps: &[Tap4], bias: [f32; 4], clamp: Option<(f32, f32)>, out: [&mut [f32]; 4]) {
+        use std::arch::x86_64::*;
+        let groups = groups4(phases, taps, &out);
+        let [o0, o1, o2, o3] = out;
+        let (o0, o1, o2, o3) = (o0.as_mut_ptr(), o1.as_mut_ptr(), o2.as_mut_ptr(), o3.as_mut_ptr());
+        let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        // SAFETY: the caller guarantees AVX2 and FMA. `groups4` bounds every read of group `g`, 16 values from
+        // `offset + g * 16`, inside `phases`, and every write, 16 values from `g * 16`, inside each `out`.
+        unsafe {
+            let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+            let (ba, bb, bc, bd) =
+                (_mm256_set1_ps(bias[0]), _mm256_set1_ps(bias[1]), _mm256_set1_ps(bias[2]), _mm256_set1_ps(bias[3]));
+            for at in (0..groups).map(|g| g * LANES4) {
+                // Two registers per channel, eight sums: with the two values and a weight, 11 of the 16 registers.
+                let (mut a0, mut a1, mut b0, mut b1, mut c0, mut c1, mut d0, mut d1) = (ba, ba, bb, bb, bc, bc, bd, bd);
+                let x = phases.as_ptr().add(at);
+                for &(offset, w) in taps {
+                    let (x0, x1) = (_mm256_loadu_ps(x.add(offset)), _mm256_loadu_ps(x.add(offset + 8)));
+                    let w0 = _mm256_set1_ps(w[0]);
+                    a0 = _mm256_fmadd_ps(w0, x0, a0);
+                    a1 = _mm256_fmadd_ps(w0, x1, a1);
+                    let w1 = _mm256_set1_ps(w[1]);
+                    b0 = _mm256_fmadd_ps(w1, x0, b0);
+                    b1 = _mm256_fmadd_ps(w1, x1, b1);
+                    let w2 = _mm256_set1_ps(w[2]);
+                    c0 = _mm256_fmadd_ps(w2, x0, c0);
+                    c1 = _mm256_fmadd_ps(w2, x1, c1);
+                    let w3 = _mm256_set1_ps(w[3]);
+                    d0 = _mm256_fmadd_ps(w3, x0, d0);
+                    d1 = _mm256_fmadd_ps(w3, x1, d1);
+                }
+                if clamp.is_some() {
+                    // `max` returns its second operand when one is NaN: a NaN clamps to `lo`, as in `sum`.
+                    (a0, a1) = (_mm256_min_ps(_mm256_max_ps(a0, lo), hi), _mm256_min_ps(_mm256_max_ps(a1, lo), hi));
+                    (b0, b1) = (_mm256_min_ps(_mm256_max_ps(b0, lo), hi), _mm256_min_ps(_mm256_max_ps(b1, lo), hi));
+                    (c0, c1) = (_mm256_min_ps(_mm256_max_ps(c0, lo), hi), _mm256_min_ps(_mm256_max_ps(c1, lo), hi));
+                    (d0, d1) = (_mm256_min_ps(_mm256_max_ps(d0, lo), hi), _mm256_min_ps(_mm256_max_ps(d1, lo), hi));
+                }
+                _mm256_storeu_ps(o0.add(at), a0);
+                _mm256_storeu_ps(o0.add(at + 8), a1);
+                _mm256_storeu_ps(o1.add(at), b0);
+                _mm256_storeu_ps(o1.add(at + 8), b1);
+                _mm256_storeu_ps(o2.add(at), c0);
+                _mm256_storeu_ps(o2.add(at + 8), c1);
+                _mm256_storeu_ps(o3.add(at), d0);
+                _mm256_storeu_ps(o3.add(at + 8), d1);
+            }
         }
     }
 
@@ -165,7 +272,7 @@ impl Group for Neon {
             let b = vdupq_n_f32(bias);
             let (mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7) = (b, b, b, b, b, b, b, b);
             for &(offset, w) in taps {
-                let Some(x) = tap_values(phases, offset, base) else { continue };
+                let Some(x) = tap_values::<LANES>(phases, offset, base) else { continue };
                 let (w, x) = (vdupq_n_f32(w), x.as_ptr());
                 s0 = vfmaq_f32(s0, w, vld1q_f32(x));
                 s1 = vfmaq_f32(s1, w, vld1q_f32(x.add(4)));
@@ -185,6 +292,67 @@ impl Group for Neon {
                     None => s,
                 };
                 vst1q_f32(out.add(4 * k), s);
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn sum4(phases: &[f32], taps: &[Tap4], bias: [f32; 4], clamp: Option<(f32, f32)>, out: [&mut [f32]; 4]) {
+        use std::arch::aarch64::*;
+        let groups = groups4(phases, taps, &out);
+        let [o0, o1, o2, o3] = out;
+        let (o0, o1, o2, o3) = (o0.as_mut_ptr(), o1.as_mut_ptr(), o2.as_mut_ptr(), o3.as_mut_ptr());
+        // SAFETY: NEON is part of the arm64 baseline. `groups4` bounds every read of group `g`, 16 values from
+        // `offset + g * 16`, inside `phases`, and every write, 16 values from `g * 16`, inside each `out`.
+        unsafe {
+            let bias = vld1q_f32(bias.as_ptr());
+            for at in (0..groups).map(|g| g * LANES4) {
+                // Four registers per channel, sixteen sums: with the four values and the weights, 21 of the 32.
+                let (ba, bb, bc, bd) = (
+                    vdupq_laneq_f32::<0>(bias),
+                    vdupq_laneq_f32::<1>(bias),
+                    vdupq_laneq_f32::<2>(bias),
+                    vdupq_laneq_f32::<3>(bias),
+                );
+                let (mut a0, mut a1, mut a2, mut a3) = (ba, ba, ba, ba);
+                let (mut b0, mut b1, mut b2, mut b3) = (bb, bb, bb, bb);
+                let (mut c0, mut c1, mut c2, mut c3) = (bc, bc, bc, bc);
+                let (mut d0, mut d1, mut d2, mut d3) = (bd, bd, bd, bd);
+                let x = phases.as_ptr().add(at);
+                for &(offset, w) in taps {
+                    let x = x.add(offset);
+                    let (x0, x1, x2, x3) =
+                        (vld1q_f32(x), vld1q_f32(x.add(4)), vld1q_f32(x.add(8)), vld1q_f32(x.add(12)));
+                    let w = vld1q_f32(w.as_ptr());
+                    a0 = vfmaq_laneq_f32::<0>(a0, x0, w);
+                    a1 = vfmaq_laneq_f32::<0>(a1, x1, w);
+                    a2 = vfmaq_laneq_f32::<0>(a2, x2, w);
+                    a3 = vfmaq_laneq_f32::<0>(a3, x3, w);
+                    b0 = vfmaq_laneq_f32::<1>(b0, x0, w);
+                    b1 = vfmaq_laneq_f32::<1>(b1, x1, w);
+                    b2 = vfmaq_laneq_f32::<1>(b2, x2, w);
+                    b3 = vfmaq_laneq_f32::<1>(b3, x3, w);
+                    c0 = vfmaq_laneq_f32::<2>(c0, x0, w);
+                    c1 = vfmaq_laneq_f32::<2>(c1, x1, w);
+                    c2 = vfmaq_laneq_f32::<2>(c2, x2, w);
+                    c3 = vfmaq_laneq_f32::<2>(c3, x3, w);
+                    d0 = vfmaq_laneq_f32::<3>(d0, x0, w);
+                    d1 = vfmaq_laneq_f32::<3>(d1, x1, w);
+                    d2 = vfmaq_laneq_f32::<3>(d2, x2, w);
+                    d3 = vfmaq_laneq_f32::<3>(d3, x3, w);
+                }
+                let sums =
+                    [(o0, [a0, a1, a2, a3]), (o1, [b0, b1, b2, b3]), (o2, [c0, c1, c2, c3]), (o3, [d0, d1, d2, d3])];
+                for (out, sums) in sums {
+                    for (k, s) in sums.into_iter().enumerate() {
+                        let s = match clamp {
+                            // As in `sum`: a NaN clamps to `lo`.
+                            Some((lo, hi)) => vminnmq_f32(vmaxnmq_f32(s, vdupq_n_f32(lo)), vdupq_n_f32(hi)),
+                            None => s,
+                        };
+                        vst1q_f32(out.add(at + 4 * k), s);
+                    }
+                }
             }
         }
     }
@@ -247,6 +415,47 @@ mod tests {
                 }
                 for (evens, odds) in &rows {
                     assert_eq!((evens, odds), (&want(0), &want(1)), "{len} values into rows of {room} and {odd_room}");
+                }
+            }
+        }
+    }
+
+    type Sum4Fn = unsafe fn(&[f32], &[Tap4], [f32; 4], Option<(f32, f32)>, [&mut [f32]; 4]);
+
+    /// `sum4` in every implementation against the definition: whole groups written, a part group left alone, and a
+    /// NaN clamped to `lo` or kept without a clamp.
+    #[test]
+    fn four_channel_sums_match_the_definition() {
+        let len = 5 * LANES4 + 3;
+        let mut phases: Vec<f32> = (0..len + 40).map(|i| (i * 37 % 11) as f32 - 5.0).collect();
+        phases[45] = f32::NAN;
+        let taps: Vec<Tap4> =
+            vec![(0, [1.0, -2.0, 0.5, 0.0]), (3, [0.25, 1.0, -1.0, 2.0]), (17, [-0.5, 0.0, 3.0, 1.0]), (40, [1.0; 4])];
+        let bias = [0.5, -1.0, 2.0, 0.0];
+        let mut impls: Vec<(&str, Sum4Fn)> = vec![("scalar", Scalar::sum4)];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            impls.push(("avx2", Avx2::sum4));
+        }
+        #[cfg(target_arch = "aarch64")]
+        impls.push(("neon", Neon::sum4));
+        for clamp in [None, Some((0.0, 6.0))] {
+            for (name, sum4) in &impls {
+                let mut buf = vec![-7.0f32; 4 * len];
+                let Some(out) = four_planes(&mut buf, len, len) else { panic!("four planes") };
+                // SAFETY: only implementations the CPU has are listed.
+                unsafe { sum4(&phases, &taps, bias, clamp, out) };
+                for (k, plane) in buf.chunks_exact(len).enumerate() {
+                    for (p, &got) in plane.iter().enumerate() {
+                        let sum = taps.iter().fold(bias[k], |s, &(o, w)| s + w[k] * phases[o + p]);
+                        let want = match (p < 5 * LANES4, clamp) {
+                            (false, _) => -7.0,
+                            (true, Some((lo, hi))) => sum.max(lo).min(hi),
+                            (true, None) => sum,
+                        };
+                        let same = got == want || (got.is_nan() && want.is_nan()) || (got - want).abs() < 1e-5;
+                        assert!(same, "{name} {clamp:?} channel {k} output {p}: {got} vs {want}");
+                    }
                 }
             }
         }
