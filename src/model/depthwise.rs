@@ -346,12 +346,8 @@ impl DepthwiseConv {
         let weights = &self.weights[c * offsets.len()..][..offsets.len()];
         taps.clear();
         taps.extend(offsets.iter().copied().zip(weights.iter().copied()));
-        for (i, group) in acc.chunks_exact_mut(LANES).enumerate() {
-            if let Some(group) = group.first_chunk_mut::<LANES>() {
-                // SAFETY: the caller's promise.
-                unsafe { G::sum(phases, taps, i * LANES, self.bias[c], self.clamp, group) };
-            }
-        }
+        // SAFETY: the caller's promise.
+        unsafe { G::sum(phases, taps, self.bias[c], self.clamp, acc) };
         self.copy_rows(acc, out);
     }
 

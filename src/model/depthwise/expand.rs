@@ -66,13 +66,9 @@ impl Expand {
         taps.clear();
         taps.extend(weights.iter().enumerate().map(|(i, &w)| (i * len, w)));
         let full = len - len % LANES;
-        for (g, out) in plane[..full].chunks_exact_mut(LANES).enumerate() {
-            if let Some(out) = out.first_chunk_mut::<LANES>() {
-                // SAFETY: the caller's promise; `input` holds `inputs` planes of `len`, and this group ends at or
-                // before `len`, so every tap reads inside its own plane.
-                unsafe { G::sum(input, taps, g * LANES, bias, self.clamp, out) };
-            }
-        }
+        // SAFETY: the caller's promise; `input` holds `inputs` planes of `len`, and every group ends at or before
+        // `len`, so every tap reads inside its own plane.
+        unsafe { G::sum(input, taps, bias, self.clamp, &mut plane[..full]) };
         for (p, out) in plane.iter_mut().enumerate().skip(full) {
             let sum = weights.iter().enumerate().fold(bias, |s, (i, &w)| s + w * input[i * len + p]);
             *out = self.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));

@@ -12,20 +12,17 @@ pub(super) const LANES4: usize = 16;
 /// A tap of four channels at once: the offset of the values it reads and each channel's weight.
 pub(super) type Tap4 = (usize, [f32; 4]);
 
-/// One group of outputs: `out[l] = bias + sum over taps (offset, w) of w * phases[offset + base + l]`, clamped
-/// (max, then min) when `clamp` is given; without one a NaN stays NaN. A 1x1 convolution is the same sum with one tap
-/// per input plane ([`super::Expand`]).
+/// The sums of the depthwise op: [`Group::sum`] for one channel, [`Group::sum4`] for four, and the split of a
+/// stride-2 row into its column phases.
 pub(super) trait Group {
+    /// One channel, every whole group of [`LANES`] outputs that `out` holds (see [`groups`]): `out[g * LANES + l] =
+    /// bias + sum over taps (offset, w) of w * phases[offset + g * LANES + l]`, clamped (max, then min) when `clamp`
+    /// is given; without one a NaN stays NaN. A 1x1 convolution is the same sum with one tap per input plane
+    /// ([`super::Expand`]). A whole run per call, so that reads are checked once per run, not once per tap.
+    ///
     /// # Safety
     /// The CPU must have the instructions the implementation uses (AVX2 and FMA for [`Avx2`]).
-    unsafe fn sum(
-        phases: &[f32],
-        taps: &[(usize, f32)],
-        base: usize,
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    );
+    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32]);
 
     /// Four channels over the same values, every whole group of [`LANES4`] outputs that `out` holds (see
     /// [`groups4`]): `out[k][g * LANES4 + l] = bias[k] + sum over taps (offset, w) of w[k] * phases[offset + g *
@@ -48,17 +45,30 @@ pub(super) trait Group {
     }
 }
 
-/// The groups [`Group::sum4`] computes: as many whole groups of [`LANES4`] as the shortest of `out` holds, and only
-/// those whose every tap reads inside `phases`. The callers size `phases` so that this is all of them; fewer would be
-/// a sizing bug, and the groups past it would be left as they are rather than read out of bounds.
+/// How many groups of `lanes` outputs a sum computes: as many whole groups as `out_len` holds, and only those whose
+/// every tap reads inside `phases` (the furthest tap at `furthest`). The callers size `phases` so that this is all of
+/// them; fewer would be a sizing bug, and the groups past it would be left as they are rather than read out of
+/// bounds.
 #[inline(always)]
-fn groups4(phases: &[f32], taps: &[Tap4], out: &[&mut [f32]; 4]) -> usize {
-    let groups = out.iter().map(|o| o.len()).min().unwrap_or(0) / LANES4;
-    let furthest = taps.iter().map(|t| t.0).max().unwrap_or(0);
-    // Group `g` reads up to `furthest + g * LANES4 + LANES4 - 1`.
-    let fit = phases.len().saturating_sub(furthest) / LANES4;
+fn groups(phases: &[f32], furthest: usize, out_len: usize, lanes: usize) -> usize {
+    let groups = out_len / lanes;
+    // Group `g` reads up to `furthest + g * lanes + lanes - 1`.
+    let fit = phases.len().saturating_sub(furthest) / lanes;
     debug_assert!(fit >= groups, "{groups} groups past a plane of {} (tap at {furthest})", phases.len());
     groups.min(fit)
+}
+
+/// [`groups`] for [`Group::sum4`].
+#[inline(always)]
+fn groups4(phases: &[f32], taps: &[Tap4], out: &[&mut [f32]; 4]) -> usize {
+    let out_len = out.iter().map(|o| o.len()).min().unwrap_or(0);
+    groups(phases, taps.iter().map(|t| t.0).max().unwrap_or(0), out_len, LANES4)
+}
+
+/// [`groups`] for [`Group::sum`].
+#[inline(always)]
+fn groups1(phases: &[f32], taps: &[(usize, f32)], out: &[f32]) -> usize {
+    groups(phases, taps.iter().map(|t| t.0).max().unwrap_or(0), out.len(), LANES)
 }
 
 /// The first `len` values of each of the four planes of `stride` values in `buf`: where [`Group::sum4`] writes.
@@ -82,35 +92,22 @@ fn split_from(first: usize, src: &[f32], evens: &mut [f32], odds: &mut [f32]) {
     }
 }
 
-/// The `LANES` values a tap reads. The plane is sized so that this is always `Some` (the furthest read ends at its
-/// last value); `None` would be a sizing bug, and the tap would then be skipped rather than read out of bounds.
-#[inline(always)]
-fn tap_values<const N: usize>(phases: &[f32], offset: usize, base: usize) -> Option<&[f32; N]> {
-    let values = phases.get(offset + base..).and_then(|rest| rest.first_chunk::<N>());
-    debug_assert!(values.is_some(), "tap at {offset} + {base} past a plane of {}", phases.len());
-    values
-}
-
 /// Portable: any CPU.
 pub(super) struct Scalar;
 
 impl Group for Scalar {
     #[inline(always)]
-    unsafe fn sum(
-        phases: &[f32],
-        taps: &[(usize, f32)],
-        base: usize,
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    ) {
-        *out = [bias; LANES];
-        for &(offset, w) in taps {
-            let Some(x) = tap_values::<LANES>(phases, offset, base) else { continue };
-            out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
-        }
-        if let Some((lo, hi)) = clamp {
-            out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
+    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32]) {
+        for at in (0..groups1(phases, taps, out)).map(|g| g * LANES) {
+            let out = &mut out[at..at + LANES];
+            out.fill(bias);
+            for &(offset, w) in taps {
+                let x = &phases[offset + at..offset + at + LANES];
+                out.iter_mut().zip(x).for_each(|(o, &x)| *o += w * x);
+            }
+            if let Some((lo, hi)) = clamp {
+                out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
+            }
         }
     }
 
@@ -140,41 +137,38 @@ pub(super) struct Avx2;
 #[cfg(target_arch = "x86_64")]
 impl Group for Avx2 {
     #[inline(always)]
-    unsafe fn sum(
-        phases: &[f32],
-        taps: &[(usize, f32)],
-        base: usize,
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    ) {
+    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32]) {
         use std::arch::x86_64::*;
-        // SAFETY: the caller guarantees AVX2 and FMA; every load and store covers a `[f32; LANES]` (32 values) at
-        // offsets 0, 8, 16 and 24.
+        let groups = groups1(phases, taps, out);
+        let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
+        let o = out.as_mut_ptr();
+        // SAFETY: the caller guarantees AVX2 and FMA. `groups1` bounds every read of group `g`, 32 values from
+        // `offset + g * 32`, inside `phases`, and every write, 32 values from `g * 32`, inside `out`.
         unsafe {
-            // Named, not an array: at the size-optimizing level the compiler would keep an array in memory.
-            let (mut s0, mut s1, mut s2, mut s3) =
-                (_mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias), _mm256_set1_ps(bias));
-            for &(offset, w) in taps {
-                let Some(x) = tap_values::<LANES>(phases, offset, base) else { continue };
-                let (w, x) = (_mm256_set1_ps(w), x.as_ptr());
-                s0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x), s0);
-                s1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(8)), s1);
-                s2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(16)), s2);
-                s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(24)), s3);
+            let (b, lo, hi) = (_mm256_set1_ps(bias), _mm256_set1_ps(lo), _mm256_set1_ps(hi));
+            for at in (0..groups).map(|g| g * LANES) {
+                // Named, not an array: at the size-optimizing level the compiler would keep an array in memory.
+                let (mut s0, mut s1, mut s2, mut s3) = (b, b, b, b);
+                let x = phases.as_ptr().add(at);
+                for &(offset, w) in taps {
+                    let (w, x) = (_mm256_set1_ps(w), x.add(offset));
+                    s0 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x), s0);
+                    s1 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(8)), s1);
+                    s2 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(16)), s2);
+                    s3 = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.add(24)), s3);
+                }
+                if clamp.is_some() {
+                    // `max` returns its second operand when one is NaN: a NaN clamps to `lo`.
+                    s0 = _mm256_min_ps(_mm256_max_ps(s0, lo), hi);
+                    s1 = _mm256_min_ps(_mm256_max_ps(s1, lo), hi);
+                    s2 = _mm256_min_ps(_mm256_max_ps(s2, lo), hi);
+                    s3 = _mm256_min_ps(_mm256_max_ps(s3, lo), hi);
+                }
+                _mm256_storeu_ps(o.add(at), s0);
+                _mm256_storeu_ps(o.add(at + 8), s1);
+                _mm256_storeu_ps(o.add(at + 16), s2);
+                _mm256_storeu_ps(o.add(at + 24), s3);
             }
-            if let Some((lo, hi)) = clamp {
-                let (lo, hi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
-                s0 = _mm256_min_ps(_mm256_max_ps(s0, lo), hi);
-                s1 = _mm256_min_ps(_mm256_max_ps(s1, lo), hi);
-                s2 = _mm256_min_ps(_mm256_max_ps(s2, lo), hi);
-                s3 = _mm256_min_ps(_mm256_max_ps(s3, lo), hi);
-            }
-            let out = out.as_mut_ptr();
-            _mm256_storeu_ps(out, s0);
-            _mm256_storeu_ps(out.add(8), s1);
-            _mm256_storeu_ps(out.add(16), s2);
-            _mm256_storeu_ps(out.add(24), s3);
         }
     }
 
@@ -256,42 +250,38 @@ pub(super) struct Neon;
 #[cfg(target_arch = "aarch64")]
 impl Group for Neon {
     #[inline(always)]
-    unsafe fn sum(
-        phases: &[f32],
-        taps: &[(usize, f32)],
-        base: usize,
-        bias: f32,
-        clamp: Option<(f32, f32)>,
-        out: &mut [f32; LANES],
-    ) {
+    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32]) {
         use std::arch::aarch64::*;
-        // SAFETY: NEON is part of the arm64 baseline; every load and store covers a `[f32; LANES]` (32 values) at
-        // offsets 0, 4, ..., 28.
+        let groups = groups1(phases, taps, out);
+        let o = out.as_mut_ptr();
+        // SAFETY: NEON is part of the arm64 baseline. `groups1` bounds every read of group `g`, 32 values from
+        // `offset + g * 32`, inside `phases`, and every write, 32 values from `g * 32`, inside `out`.
         unsafe {
-            // Named, not an array: at the size-optimizing level the compiler would keep an array in memory.
             let b = vdupq_n_f32(bias);
-            let (mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7) = (b, b, b, b, b, b, b, b);
-            for &(offset, w) in taps {
-                let Some(x) = tap_values::<LANES>(phases, offset, base) else { continue };
-                let (w, x) = (vdupq_n_f32(w), x.as_ptr());
-                s0 = vfmaq_f32(s0, w, vld1q_f32(x));
-                s1 = vfmaq_f32(s1, w, vld1q_f32(x.add(4)));
-                s2 = vfmaq_f32(s2, w, vld1q_f32(x.add(8)));
-                s3 = vfmaq_f32(s3, w, vld1q_f32(x.add(12)));
-                s4 = vfmaq_f32(s4, w, vld1q_f32(x.add(16)));
-                s5 = vfmaq_f32(s5, w, vld1q_f32(x.add(20)));
-                s6 = vfmaq_f32(s6, w, vld1q_f32(x.add(24)));
-                s7 = vfmaq_f32(s7, w, vld1q_f32(x.add(28)));
-            }
-            let out = out.as_mut_ptr();
-            for (k, s) in [s0, s1, s2, s3, s4, s5, s6, s7].into_iter().enumerate() {
-                let s = match clamp {
-                    // The `nm` forms return the number when one side is NaN, as `f32::max` and x86's `max` (second
-                    // operand) do: a NaN clamps to `lo` everywhere.
-                    Some((lo, hi)) => vminnmq_f32(vmaxnmq_f32(s, vdupq_n_f32(lo)), vdupq_n_f32(hi)),
-                    None => s,
-                };
-                vst1q_f32(out.add(4 * k), s);
+            for at in (0..groups).map(|g| g * LANES) {
+                // Named, not an array: at the size-optimizing level the compiler would keep an array in memory.
+                let (mut s0, mut s1, mut s2, mut s3, mut s4, mut s5, mut s6, mut s7) = (b, b, b, b, b, b, b, b);
+                let x = phases.as_ptr().add(at);
+                for &(offset, w) in taps {
+                    let (w, x) = (vdupq_n_f32(w), x.add(offset));
+                    s0 = vfmaq_f32(s0, w, vld1q_f32(x));
+                    s1 = vfmaq_f32(s1, w, vld1q_f32(x.add(4)));
+                    s2 = vfmaq_f32(s2, w, vld1q_f32(x.add(8)));
+                    s3 = vfmaq_f32(s3, w, vld1q_f32(x.add(12)));
+                    s4 = vfmaq_f32(s4, w, vld1q_f32(x.add(16)));
+                    s5 = vfmaq_f32(s5, w, vld1q_f32(x.add(20)));
+                    s6 = vfmaq_f32(s6, w, vld1q_f32(x.add(24)));
+                    s7 = vfmaq_f32(s7, w, vld1q_f32(x.add(28)));
+                }
+                for (k, s) in [s0, s1, s2, s3, s4, s5, s6, s7].into_iter().enumerate() {
+                    let s = match clamp {
+                        // The `nm` forms return the number when one side is NaN, as `f32::max` and x86's `max`
+                        // (second operand) do: a NaN clamps to `lo` everywhere.
+                        Some((lo, hi)) => vminnmq_f32(vmaxnmq_f32(s, vdupq_n_f32(lo)), vdupq_n_f32(hi)),
+                        None => s,
+                    };
+                    vst1q_f32(o.add(at + 4 * k), s);
+                }
             }
         }
     }
@@ -461,7 +451,7 @@ mod tests {
         }
     }
 
-    type SumFn = unsafe fn(&[f32], &[(usize, f32)], usize, f32, Option<(f32, f32)>, &mut [f32; LANES]);
+    type SumFn = unsafe fn(&[f32], &[(usize, f32)], f32, Option<(f32, f32)>, &mut [f32]);
 
     /// A NaN clamps to `lo` in every implementation (as `f32::max` does) and stays NaN without a clamp.
     #[test]
@@ -474,8 +464,8 @@ mod tests {
             let (mut clamped, mut plain) = ([0.0; LANES], [0.0; LANES]);
             // SAFETY: only implementations the CPU has are passed in.
             unsafe {
-                sum(&phases, &taps, 0, 0.5, Some((0.0, 6.0)), &mut clamped);
-                sum(&phases, &taps, 0, 0.5, None, &mut plain);
+                sum(&phases, &taps, 0.5, Some((0.0, 6.0)), &mut clamped);
+                sum(&phases, &taps, 0.5, None, &mut plain);
             }
             runs.push((name, clamped, plain));
         };
