@@ -873,9 +873,10 @@ mod tests {
         let ours: Vec<&DepthwiseConv> = model.nodes().iter().filter_map(|n| n.op_as::<DepthwiseConv>()).collect();
         assert_eq!(ours.len(), expected);
         assert!(ours.iter().all(|op| op.clamp == Some((0.0, 6.0))), "every ReLU6 folded in");
-        // The expand convolution on the 112x144 map (16 -> 96), with its ReLU6.
+        // The expand convolutions on the maps of 28x36 and larger (one 112x144, two 56x72, two 28x36), each with its
+        // ReLU6.
         let expanded: Vec<_> = ours.iter().filter_map(|op| op.expand.as_ref()).collect();
-        assert_eq!(expanded.len(), if expected == 17 { 1 } else { 0 });
+        assert_eq!(expanded.len(), if expected == 17 { 5 } else { 0 });
         assert!(expanded.iter().all(|e| e.clamp == Some((0.0, 6.0))));
         // The stem: 3 colour planes into 32 channels.
         assert_eq!(ours.iter().filter(|op| op.dense == 3).count(), 1);

@@ -4,8 +4,9 @@
 //! model) and the depthwise convolution reads them back: the wide map makes a round trip through memory, and tract's
 //! matrix product writes it a short row at a time (its tiles hold channels, the layout wants pixels). Folded, each
 //! wide channel plane is computed when the depthwise op needs it, into a buffer that stays in cache, as a weighted
-//! sum of the narrow input planes with its bias and ReLU6. Only large maps are folded: on smaller ones the map
-//! stays in cache anyway, and tract's register-blocked matrix product is the faster sum.
+//! sum of the narrow input planes with its bias and ReLU6, four channels at a time. Only maps of 28x28 and larger
+//! are folded: on smaller ones the map stays in cache anyway, and tract's register-blocked matrix product is the
+//! faster sum.
 
 use std::sync::Arc;
 
@@ -16,10 +17,11 @@ use super::clamp_after;
 use super::sum::{four_planes, Group, Tap4, LANES, LANES4};
 
 /// The smallest map (pixels per channel) worth folding. Measured node by node on x86-64 (`shoplens bench --ops
-/// --nodes`, docs/benchmarks.md): at 112x112 (16 -> 96 channels) the folded op took 2.2 ms against 3.6 ms for tract's
-/// product and the plain op; at 56x56 (24 -> 144) 1.5 against 1.6 ms and 1.1 against 1.0 ms, and again after the
-/// tenth session's faster padding 0.87 against 0.79 and 0.86 against 0.78 ms, so those stay tract's.
-const MIN_PLANE: usize = 96 * 96;
+/// --nodes`, docs/benchmarks.md): with four channels summed at once ([`Expand::planes4`]) the folded op beats tract's
+/// product, its packing and the plain op on the bundled model's 56x56 maps (0.53 against 0.79 ms, 0.58 against 0.72)
+/// and on its 28x28 ones (0.43 against 0.47, 0.32 against 0.32); at 14x14 and 7x7 the whole model got slower (13.9
+/// and 17.1 ms against 12.4 in all): there tract's register-blocked product is the faster sum.
+const MIN_PLANE: usize = 28 * 28;
 
 /// A 1x1 convolution of `inputs` channels into the depthwise op's channels, bias added, optionally clamped.
 #[derive(Debug, Clone)]
