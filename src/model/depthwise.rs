@@ -22,6 +22,7 @@ use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
 
 mod expand;
+mod pointwise;
 mod sum;
 
 use expand::Expand;
@@ -419,6 +420,8 @@ pub(crate) fn fuse(model: &mut TypedModel) -> TractResult<usize> {
         }
         replaced += 1;
     }
+    let pointwise = pointwise::fuse(model)?;
+    log::debug!("{replaced} depthwise and {pointwise} pointwise convolutions are ours");
     Ok(replaced)
 }
 
@@ -880,6 +883,10 @@ mod tests {
         assert!(expanded.iter().all(|e| e.clamp == Some((0.0, 6.0))));
         // The stem: 3 colour planes into 32 channels.
         assert_eq!(ours.iter().filter(|op| op.dense == 3).count(), 1);
+        // The projections on those maps that no depthwise op took in: 32 -> 16 (112x144), 96 -> 24 and 144 -> 24
+        // (56x72), 144 -> 40 and 240 -> 40 (28x36).
+        let pointwise = model.nodes().iter().filter(|n| n.op_as::<pointwise::Pointwise>().is_some()).count();
+        assert_eq!(pointwise, if expected == 17 { 5 } else { 0 });
         if expected == 17 {
             assert!(!model.nodes().iter().any(|n| n.op().name() == "DepthWiseConv"), "no tract depthwise left");
         }

@@ -117,12 +117,31 @@ pub(super) fn recognize(
     channels: usize,
     plane: (usize, usize),
 ) -> TractResult<Option<(Expand, OutletId)>> {
-    if plane.0 * plane.1 < MIN_PLANE {
+    if plane.0 * plane.1 < MIN_PLANE || !single_reader(model, src.node) {
         return Ok(None);
     }
-    let single_reader =
-        |id: usize| model.node(id).outputs[0].successors.len() == 1 && !model.outputs.contains(&OutletId::new(id, 0));
-    if src.slot != 0 || !single_reader(src.node) {
+    Ok(pattern(model, src)?.filter(|(_, _, dims)| *dims == (channels, plane)).map(|(e, input, _)| (e, input)))
+}
+
+/// Whether node `id`'s output is read by one node only, and is not a model output.
+fn single_reader(model: &TypedModel, id: usize) -> bool {
+    model.node(id).outputs[0].successors.len() == 1 && !model.outputs.contains(&OutletId::new(id, 0))
+}
+
+/// A 1x1 convolution on a map of at least [`MIN_PLANE`] pixels ending at `src` (its bias `Add`, or the `Min` of its
+/// clamp), whoever reads it: the convolution, the outlet it reads and its output's channels and map, for
+/// [`super::pointwise`].
+pub(super) fn large(model: &TypedModel, src: OutletId) -> TractResult<Option<(Expand, OutletId, usize)>> {
+    let found = pattern(model, src)?;
+    Ok(found.filter(|(_, _, (_, (h, w)))| h * w >= MIN_PLANE).map(|(e, input, (c, _))| (e, input, c)))
+}
+
+/// The 1x1 convolution (with its bias and clamp) ending at `src`, as [`recognize`] describes it, whoever reads
+/// `src`: the convolution, the outlet it reads, and its output's channels and map.
+#[allow(clippy::type_complexity)]
+fn pattern(model: &TypedModel, src: OutletId) -> TractResult<Option<(Expand, OutletId, (usize, (usize, usize)))>> {
+    let single_reader = |id: usize| single_reader(model, id);
+    if src.slot != 0 {
         return Ok(None);
     }
     // The bias `Add`, or the `Min` of a `Max`-then-`Min` clamp after it.
@@ -140,7 +159,8 @@ pub(super) fn recognize(
         }
     };
     let add = model.node(add_id);
-    if add.op().name() != "Add" || add.inputs.len() != 2 || !single_reader(add_id) {
+    // Inside the pattern each node is read by the next only; its end may have any readers.
+    if add.op().name() != "Add" || add.inputs.len() != 2 || (add_id != src.node && !single_reader(add_id)) {
         return Ok(None);
     }
     let konst = |o: &OutletId| model.outlet_fact(*o).ok().and_then(|f| f.konst.clone());
@@ -162,15 +182,20 @@ pub(super) fn recognize(
     }
     let (input, out) = (model.outlet_fact(node.inputs[0])?, model.outlet_fact(sum)?);
     let Some(kernel) = konst(&node.inputs[1]) else { return Ok(None) };
-    let inputs = match input.shape.as_concrete() {
-        Some(&[i, h, w] | &[1, i, h, w]) if (h, w) == plane => i,
+    let (inputs, plane) = match input.shape.as_concrete() {
+        Some(&[i, h, w] | &[1, i, h, w]) => (i, (h, w)),
+        _ => return Ok(None),
+    };
+    let channels = match out.shape.as_concrete() {
+        Some(&[c, h, w] | &[1, c, h, w]) if (h, w) == plane => c,
         _ => return Ok(None),
     };
     if inputs == 0
+        || channels == 0
+        || plane.0 * plane.1 == 0
         || input.datum_type != f32::datum_type()
         || kernel.datum_type() != f32::datum_type()
         || kernel.shape() != [channels, inputs]
-        || !matches!(out.shape.as_concrete(), Some(&[c, h, w] | &[1, c, h, w]) if (c, (h, w)) == (channels, plane))
         || model.outlet_fact(OutletId::new(add_id, 0))?.shape != out.shape
     {
         return Ok(None);
@@ -187,5 +212,5 @@ pub(super) fn recognize(
         _ => return Ok(None),
     };
     let batch = out.rank() == 4;
-    Ok(Some((Expand { inputs, weights, bias, clamp, batch }, node.inputs[0])))
+    Ok(Some((Expand { inputs, weights, bias, clamp, batch }, node.inputs[0], (channels, plane))))
 }

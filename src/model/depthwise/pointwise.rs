@@ -1,0 +1,237 @@
+//! A 1x1 convolution on a large map that no depthwise op takes in (a block's projection), with its bias and
+//! clamp, as an op of ours: the folded expand's four-channel sums ([`Expand::planes4`]) written straight into the
+//! output. tract runs it as a matrix product whose input it first packs (copies into its tile layout): on the
+//! bundled model's 112x112 and 56x56 maps the packing alone took as long as the product.
+
+use rayon::prelude::*;
+use tract_linalg::multithread::{current_tract_executor, Executor};
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::*;
+
+#[cfg(target_arch = "x86_64")]
+use super::sum::Avx2;
+#[cfg(target_arch = "aarch64")]
+use super::sum::Neon;
+use super::sum::{Group, Scalar, Tap4};
+use super::{clamp_after, expand, Expand};
+
+/// One 1x1 convolution of a batch-1 `[1, I, H, W]` or `[I, H, W]` f32 tensor into `channels` channels.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pointwise {
+    channels: usize,
+    plane: (usize, usize),
+    conv: Expand,
+}
+
+impl Eq for Pointwise {}
+
+impl Op for Pointwise {
+    fn name(&self) -> StaticName {
+        "ShopLensPointwise".into()
+    }
+
+    fn info(&self) -> TractResult<Vec<String>> {
+        let (h, w) = self.plane;
+        Ok(vec![format!(
+            "{} -> {} channels, {h}x{w} map, clamp {:?}",
+            self.conv.inputs, self.channels, self.conv.clamp
+        )])
+    }
+
+    fn validation(&self) -> Validation {
+        Validation::Rounding
+    }
+
+    op_as_typed_op!();
+}
+
+impl EvalOp for Pointwise {
+    op_out_of_plan!();
+
+    fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = args_1!(inputs);
+        let shape = self.output_shape(input.shape())?;
+        let input = input.try_as_plain_ram()?;
+        let input = input.as_slice::<f32>()?;
+        // SAFETY: every element is written below: `run` fills each of its channels' planes in full.
+        let mut out = unsafe { Tensor::uninitialized::<f32>(&shape)? };
+        {
+            let mut view = out.try_as_plain_ram_mut()?;
+            let out = view.as_slice_mut::<f32>()?;
+            let len = self.plane.0 * self.plane.1;
+            match current_tract_executor() {
+                // Whole blocks of four channels, four blocks per thread so that a slow core does not hold the
+                // others up; every chunk reads all the input planes.
+                Executor::MultiThread(pool) if self.channels > 4 => {
+                    let chunks = pool.current_num_threads() * 4;
+                    let per = self.channels.div_ceil(chunks).next_multiple_of(4);
+                    pool.install(|| {
+                        out.par_chunks_mut(per * len).enumerate().for_each(|(i, out)| self.run(input, out, i * per))
+                    });
+                }
+                _ => self.run(input, out, 0),
+            }
+        }
+        Ok(tvec!(out.into_tvalue()))
+    }
+}
+
+impl TypedOp for Pointwise {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let shape = inputs[0].shape.as_concrete().context("pointwise input shape must be concrete")?;
+        Ok(tvec!(f32::fact(self.output_shape(shape)?)))
+    }
+
+    fn cost(&self, _inputs: &[&TypedFact]) -> TractResult<TVec<(Cost, TDim)>> {
+        let macs = self.channels * self.conv.inputs * self.plane.0 * self.plane.1;
+        Ok(tvec!((Cost::FMA(f32::datum_type()), macs.into())))
+    }
+
+    as_op!();
+}
+
+impl Pointwise {
+    fn output_shape(&self, input: &[usize]) -> TractResult<TVec<usize>> {
+        let (i, h, w) = match input {
+            [1, i, h, w] | [i, h, w] => (*i, *h, *w),
+            _ => bail!("pointwise input {input:?} is not [1, I, H, W] or [I, H, W]"),
+        };
+        if (i, (h, w)) != (self.conv.inputs, self.plane) {
+            bail!("pointwise input {input:?} changed shape");
+        }
+        Ok(if self.conv.batch { tvec![1, self.channels, h, w] } else { tvec![self.channels, h, w] })
+    }
+
+    /// Channels `first..` of the output into `out` (whole planes), from all of `input` (`inputs x H x W`).
+    fn run(&self, input: &[f32], out: &mut [f32], first: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has both features, checked just above.
+            unsafe { self.run_avx2(input, out, first) };
+            return;
+        }
+        // SAFETY: NEON is part of the arm64 baseline.
+        #[cfg(target_arch = "aarch64")]
+        return unsafe { self.run_with::<Neon>(input, out, first) };
+        // SAFETY: the scalar sum runs anywhere.
+        #[allow(unreachable_code)]
+        unsafe {
+            self.run_with::<Scalar>(input, out, first)
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn run_avx2(&self, input: &[f32], out: &mut [f32], first: usize) {
+        // SAFETY: this function is only entered on CPUs with AVX2 and FMA.
+        unsafe { self.run_with::<Avx2>(input, out, first) };
+    }
+
+    /// # Safety
+    /// The CPU must support `G` ([`Group::sum4`]).
+    #[inline(always)]
+    unsafe fn run_with<G: Group>(&self, input: &[f32], out: &mut [f32], first: usize) {
+        let len = self.plane.0 * self.plane.1;
+        let (mut taps, mut taps4): (Vec<(usize, f32)>, Vec<Tap4>) = (Vec::new(), Vec::new());
+        let done = (out.len() / (4 * len)) * 4;
+        let mut blocks = out.chunks_exact_mut(4 * len);
+        for (b, planes) in blocks.by_ref().enumerate() {
+            // SAFETY: the caller's promise; `input` holds `inputs` planes of `len` (`output_shape` checked it).
+            unsafe { self.conv.planes4::<G>(input, first + 4 * b, planes, &mut taps4) };
+        }
+        for (c, plane) in blocks.into_remainder().chunks_exact_mut(len).enumerate() {
+            // SAFETY: as above.
+            unsafe { self.conv.plane::<G>(input, first + done + c, plane, &mut taps) };
+        }
+    }
+}
+
+/// Replaces every 1x1 convolution (tract's `EinSum` and bias `Add`, with a clamp after it folded in) on a map of
+/// 28x28 or more that is left after the depthwise ops took theirs in. Returns how many it replaced.
+pub(super) fn fuse(model: &mut TypedModel) -> TractResult<usize> {
+    let mut replaced = 0;
+    for id in model.eval_order()? {
+        let name = model.node(id).op().name();
+        // A bias `Add` with a clamp after it is taken at the clamp's `Min`, clamp included.
+        if !(name == "Min" || name == "Add" && clamp_after(model, id)?.is_none()) {
+            continue;
+        }
+        let Some((conv, input, channels)) = expand::large(model, OutletId::new(id, 0))? else { continue };
+        let plane = match model.outlet_fact(input)?.shape.as_concrete() {
+            Some(&[_, h, w] | &[1, _, h, w]) => (h, w),
+            _ => continue,
+        };
+        let op = Pointwise { channels, plane, conv };
+        let mut patch = TypedModelPatch::default();
+        let tap = patch.tap_model(model, input)?;
+        let out = patch.wire_node(format!("{}.shoplens", model.node(id).name), op, &[tap])?[0];
+        patch.shunt_outside(model, OutletId::new(id, 0), out)?;
+        patch.apply(model)?;
+        replaced += 1;
+    }
+    Ok(replaced)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tract_linalg::multithread::multithread_tract_scope;
+
+    use super::*;
+
+    fn values(n: usize, seed: &mut u64) -> Arc<[f32]> {
+        (0..n)
+            .map(|_| {
+                *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((*seed >> 40) as f32 / (1u64 << 24) as f32) * 8.0 - 4.0
+            })
+            .collect()
+    }
+
+    /// Channel counts around the blocks of four, maps smaller and larger than a group, with and without a clamp and
+    /// a batch axis, on one thread and split over a pool of three (chunks of four channels, the last one short):
+    /// every output against the definition.
+    #[test]
+    fn matches_the_definition_in_every_chunking() {
+        let mut seed = 11;
+        for (inputs, channels, (h, w)) in
+            [(3, 9, (5, 7)), (16, 4, (2, 3)), (5, 13, (17, 9)), (1, 1, (1, 1)), (7, 6, (4, 40))]
+        {
+            for (clamp, batch) in [(None, true), (Some((0.0, 6.0)), false)] {
+                let conv = Expand {
+                    inputs,
+                    weights: values(channels * inputs, &mut seed),
+                    bias: values(channels, &mut seed),
+                    clamp,
+                    batch,
+                };
+                let op = Pointwise { channels, plane: (h, w), conv: conv.clone() };
+                let input = values(inputs * h * w, &mut seed);
+                let len = h * w;
+                let want: Vec<f32> = (0..channels * len)
+                    .map(|o| {
+                        let (c, p) = (o / len, o % len);
+                        let sum = (0..inputs)
+                            .fold(conv.bias[c], |s, i| s + conv.weights[c * inputs + i] * input[i * len + p]);
+                        clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi))
+                    })
+                    .collect();
+                let shape: &[usize] = if batch { &[1, inputs, h, w] } else { &[inputs, h, w] };
+                let tensor = Tensor::from_shape(shape, &input).unwrap();
+                for executor in [Executor::SingleThread, Executor::multithread(3)] {
+                    let out = multithread_tract_scope(executor, || {
+                        op.eval_out_of_plan(tvec!(tensor.clone().into_tvalue())).unwrap().unwrap()
+                    });
+                    let expected: &[usize] = if batch { &[1, channels, h, w] } else { &[channels, h, w] };
+                    assert_eq!(out[0].shape(), expected);
+                    let got = out[0].to_plain_array_view::<f32>().unwrap();
+                    for (i, (g, r)) in got.iter().zip(&want).enumerate() {
+                        assert!((g - r).abs() <= 1e-4 * (1.0 + r.abs()), "{op:?} at {i}: {g} vs {r}");
+                    }
+                }
+                assert!(op.output_shape(&[1, inputs + 1, h, w]).is_err(), "a changed input is refused");
+            }
+        }
+    }
+}
