@@ -193,8 +193,9 @@ impl ModelManifest {
 pub struct EmbedderOptions {
     /// Threads for inference; 0 picks the number of cores, at most 4 (more rarely helps a phone's big cores).
     pub threads: usize,
-    /// Run depthwise convolutions with tract's own kernel instead of ShopLens's (`model/depthwise.rs`, faster
-    /// here): for comparing the two on a device (`shoplens bench` reports both).
+    /// Run depthwise convolutions (and the 1x1 convolutions on large maps) with tract's own kernels instead of
+    /// ShopLens's (`model/depthwise.rs`, faster here): for comparing the two on a device (`shoplens bench` reports
+    /// both).
     pub tract_depthwise: bool,
 }
 

@@ -8,7 +8,10 @@
 //! NEON on arm64 (every core's baseline), a scalar loop elsewhere. Channels are split over the thread pool tract's
 //! matrix products use.
 //!
-//! [`fuse`] swaps the op in before tract optimizes the graph; a convolution it does not recognize exactly (another
+//! A 1x1 convolution in front of one, on a large map, is folded in ([`expand`]); one on a large map that none takes in
+//! (a block's projection) becomes an op of its own ([`pointwise`]), with the same four-channel sums.
+//!
+//! [`fuse`] swaps the ops in before tract optimizes the graph; a convolution it does not recognize exactly (another
 //! layout, dilation, quantization, weights that are not constants) stays tract's. On arm64 tract lays the graph out
 //! channels-last (HWC) after the stem, so there only the first of the bundled model's 16 is ours for now.
 
