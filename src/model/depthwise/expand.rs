@@ -50,18 +50,19 @@ impl PartialEq for Expand {
 impl Expand {
     /// Channel `c`'s plane: `clamp(bias[c] + sum over i of weights[c][i] * input plane i)`, `plane.len()` pixels
     /// from `input` (`inputs x plane.len()`, checked by the caller): [`Group::sum`] with one tap per input plane.
-    /// `taps` is scratch.
+    /// `taps` is scratch. Returns whether the vector sum computed its groups ([`Group::sum`]).
     ///
     /// # Safety
     /// The CPU must support `G` ([`Group::sum`]).
     #[inline(always)]
+    #[must_use]
     pub(super) unsafe fn plane<G: Group>(
         &self,
         input: &[f32],
         c: usize,
         plane: &mut [f32],
         taps: &mut Vec<(usize, f32)>,
-    ) {
+    ) -> bool {
         let len = plane.len();
         let weights = &self.weights[c * self.inputs..(c + 1) * self.inputs];
         let bias = self.bias[c];
@@ -70,33 +71,43 @@ impl Expand {
         let full = len - len % LANES;
         // SAFETY: the caller's promise; `input` holds `inputs` planes of `len`, and every group ends at or before
         // `len`, so every tap reads inside its own plane.
-        unsafe { G::sum(input, taps, bias, self.clamp, &mut plane[..full]) };
+        let done = unsafe { G::sum(input, taps, bias, self.clamp, &mut plane[..full]) };
         for (p, out) in plane.iter_mut().enumerate().skip(full) {
             let sum = weights.iter().enumerate().fold(bias, |s, (i, &w)| s + w * input[i * len + p]);
             *out = self.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
         }
+        done
     }
 
     /// Channels `c..c + 4`'s planes, as [`Expand::plane`] makes each, into `planes` (four planes one after the
     /// other): [`Group::sum4`] with one tap per input plane, so each input value is loaded once for the four. This is
     /// what the fold spends most of its time on: the input planes (16 of 112x112 in the bundled model) are larger
     /// than the nearest cache and are read again for every four channels, not for every channel. `taps` is scratch.
+    /// Returns whether the vector sum computed its groups ([`Group::sum4`]).
     ///
     /// # Safety
     /// The CPU must support `G` ([`Group::sum4`]).
     #[inline(always)]
-    pub(super) unsafe fn planes4<G: Group>(&self, input: &[f32], c: usize, planes: &mut [f32], taps: &mut Vec<Tap4>) {
+    #[must_use]
+    pub(super) unsafe fn planes4<G: Group>(
+        &self,
+        input: &[f32],
+        c: usize,
+        planes: &mut [f32],
+        taps: &mut Vec<Tap4>,
+    ) -> bool {
         let len = planes.len() / 4;
         let weights = &self.weights[c * self.inputs..(c + 4) * self.inputs];
         taps.clear();
         taps.extend((0..self.inputs).map(|i| (i * len, [0, 1, 2, 3].map(|k| weights[k * self.inputs + i]))));
         let bias = [0, 1, 2, 3].map(|k| self.bias[c + k]);
         let full = len - len % LANES4;
-        if let Some(planes) = four_planes(planes, len, full) {
+        let done = match four_planes(planes, len, full) {
             // SAFETY: the caller's promise; `input` holds `inputs` planes of `len` (checked by the caller), and every
             // group ends at or before `len`, so every tap reads inside its own plane.
-            unsafe { G::sum4(input, taps, bias, self.clamp, planes) };
-        }
+            Some(planes) => unsafe { G::sum4(input, taps, bias, self.clamp, planes) },
+            None => false,
+        };
         for (k, plane) in planes.chunks_exact_mut(len.max(1)).enumerate() {
             let weights = &weights[k * self.inputs..(k + 1) * self.inputs];
             for (p, out) in plane.iter_mut().enumerate().skip(full) {
@@ -104,6 +115,7 @@ impl Expand {
                 *out = self.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
             }
         }
+        done
     }
 }
 

@@ -55,7 +55,7 @@ impl EvalOp for Pointwise {
         let input = input.as_slice::<f32>()?;
         // SAFETY: every element is written below: `run` fills each of its channels' planes in full.
         let mut out = unsafe { Tensor::uninitialized::<f32>(&shape)? };
-        {
+        let done = {
             let mut view = out.try_as_plain_ram_mut()?;
             let out = view.as_slice_mut::<f32>()?;
             let len = self.plane.0 * self.plane.1;
@@ -66,11 +66,14 @@ impl EvalOp for Pointwise {
                     let chunks = pool.current_num_threads() * 4;
                     let per = self.channels.div_ceil(chunks).next_multiple_of(4);
                     pool.install(|| {
-                        out.par_chunks_mut(per * len).enumerate().for_each(|(i, out)| self.run(input, out, i * per))
-                    });
+                        out.par_chunks_mut(per * len).enumerate().all(|(i, out)| self.run(input, out, i * per))
+                    })
                 }
                 _ => self.run(input, out, 0),
             }
+        };
+        if !done {
+            bail!("{}: a vector sum did not fit its buffer (a sizing bug); outputs left unwritten", self.name());
         }
         Ok(tvec!(out.into_tvalue()))
     }
@@ -102,13 +105,14 @@ impl Pointwise {
         Ok(if self.conv.batch { tvec![1, self.channels, h, w] } else { tvec![self.channels, h, w] })
     }
 
-    /// Channels `first..` of the output into `out` (whole planes), from all of `input` (`inputs x H x W`).
-    fn run(&self, input: &[f32], out: &mut [f32], first: usize) {
+    /// Channels `first..` of the output into `out` (whole planes), from all of `input` (`inputs x H x W`). `false`
+    /// if a vector sum found its buffer too small ([`Group::sum4`]): a sizing bug, outputs left unwritten.
+    #[must_use]
+    fn run(&self, input: &[f32], out: &mut [f32], first: usize) -> bool {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has both features, checked just above.
-            unsafe { self.run_avx2(input, out, first) };
-            return;
+            return unsafe { self.run_avx2(input, out, first) };
         }
         // SAFETY: NEON is part of the arm64 baseline.
         #[cfg(target_arch = "aarch64")]
@@ -122,15 +126,15 @@ impl Pointwise {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&self, input: &[f32], out: &mut [f32], first: usize) {
+    fn run_avx2(&self, input: &[f32], out: &mut [f32], first: usize) -> bool {
         // SAFETY: this function is only entered on CPUs with AVX2 and FMA.
-        unsafe { self.run_with::<Avx2>(input, out, first) };
+        unsafe { self.run_with::<Avx2>(input, out, first) }
     }
 
     /// # Safety
     /// The CPU must support `G` ([`Group::sum4`]).
     #[inline(always)]
-    unsafe fn run_with<G: Group>(&self, input: &[f32], out: &mut [f32], first: usize) {
+    unsafe fn run_with<G: Group>(&self, input: &[f32], out: &mut [f32], first: usize) -> bool {
         let len = self.plane.0 * self.plane.1;
         let inputs = self.conv.inputs;
         let blocks = out.len() / (4 * len);
@@ -146,16 +150,17 @@ impl Pointwise {
                 (0..inputs).map(|i| (i * len, [0, 1, 2, 3].map(|k| weights[(c + k) * inputs + i]))).collect()
             })
             .collect();
+        let mut done = true;
         for start in (0..full).step_by(tile) {
             let end = (start + tile).min(full);
             for (b, planes) in out.chunks_exact_mut(4 * len).enumerate() {
                 let c = first + 4 * b;
                 let planes: Vec<&mut [f32]> = planes.chunks_exact_mut(len).map(|p| &mut p[start..end]).collect();
-                let Ok(planes) = planes.try_into() else { continue };
+                let Ok(planes) = planes.try_into() else { return false };
                 let bias = [0, 1, 2, 3].map(|k| bias[c + k]);
                 // SAFETY: the caller's promise; `input` holds `inputs` planes of `len` (`output_shape` checked it),
                 // so from `start` on every tap at `i * len` reads inside its plane up to `end <= len`.
-                unsafe { G::sum4(&input[start..], &taps[b], bias, self.conv.clamp, planes) };
+                done &= unsafe { G::sum4(&input[start..], &taps[b], bias, self.conv.clamp, planes) };
             }
         }
         let mut one = Vec::new();
@@ -164,7 +169,7 @@ impl Pointwise {
             if c - first >= 4 * blocks {
                 // A channel past the last whole block, on its own.
                 // SAFETY: as above.
-                unsafe { self.conv.plane::<G>(input, c, plane, &mut one) };
+                done &= unsafe { self.conv.plane::<G>(input, c, plane, &mut one) };
                 continue;
             }
             // The pixels past the last whole group.
@@ -174,6 +179,7 @@ impl Pointwise {
                 *out = self.conv.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
             }
         }
+        done
     }
 }
 

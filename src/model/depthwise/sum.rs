@@ -20,9 +20,14 @@ pub(super) trait Group {
     /// is given; without one a NaN stays NaN. A 1x1 convolution is the same sum with one tap per input plane
     /// ([`super::Expand`]). A whole run per call, so that reads are checked once per run, not once per tap.
     ///
+    /// Returns whether it computed them all: `false` (nothing written) if a tap of the last group would read past
+    /// `phases`, a sizing bug in the caller, which must then fail rather than leave outputs unwritten.
+    ///
     /// # Safety
     /// The CPU must have the instructions the implementation uses (AVX2 and FMA for [`Avx2`]).
-    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32]);
+    #[must_use]
+    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32])
+        -> bool;
 
     /// Four channels over the same values, every whole group of [`LANES4`] outputs that `out` holds (see
     /// [`groups4`]): `out[k][g * LANES4 + l] = bias[k] + sum over taps (offset, w) of w[k] * phases[offset + g *
@@ -31,9 +36,18 @@ pub(super) trait Group {
     /// convolution read all their input planes for every channel they make. A whole run per call, so that reads
     /// are checked once per run, not once per tap.
     ///
+    /// Returns whether it computed them all, as [`Group::sum`] does.
+    ///
     /// # Safety
     /// As for [`Group::sum`].
-    unsafe fn sum4(phases: &[f32], taps: &[Tap4], bias: [f32; 4], clamp: Option<(f32, f32)>, out: [&mut [f32]; 4]);
+    #[must_use]
+    unsafe fn sum4(
+        phases: &[f32],
+        taps: &[Tap4],
+        bias: [f32; 4],
+        clamp: Option<(f32, f32)>,
+        out: [&mut [f32]; 4],
+    ) -> bool;
 
     /// Splits `src` into its even-indexed values (into `evens`) and its odd-indexed ones (into `odds`), as many as
     /// fit in each: a row of a stride-2 convolution's input going to its column phases.
@@ -45,29 +59,27 @@ pub(super) trait Group {
     }
 }
 
-/// How many groups of `lanes` outputs a sum computes: as many whole groups as `out_len` holds, and only those whose
-/// every tap reads inside `phases` (the furthest tap at `furthest`). The callers size `phases` so that this is all of
-/// them; fewer would be a sizing bug, and the groups past it would be left as they are rather than read out of
-/// bounds.
+/// How many groups of `lanes` outputs a sum computes: every whole group `out_len` holds, if every tap of each reads
+/// inside `phases` (the furthest tap at `furthest`). `None` otherwise: the callers size `phases` so that this never
+/// happens, and a sizing bug then fails the op (checked once per run, not per tap) instead of reading out of bounds.
 #[inline(always)]
-fn groups(phases: &[f32], furthest: usize, out_len: usize, lanes: usize) -> usize {
+fn groups(phases: &[f32], furthest: usize, out_len: usize, lanes: usize) -> Option<usize> {
     let groups = out_len / lanes;
     // Group `g` reads up to `furthest + g * lanes + lanes - 1`.
     let fit = phases.len().saturating_sub(furthest) / lanes;
-    debug_assert!(fit >= groups, "{groups} groups past a plane of {} (tap at {furthest})", phases.len());
-    groups.min(fit)
+    (fit >= groups).then_some(groups)
 }
 
 /// [`groups`] for [`Group::sum4`].
 #[inline(always)]
-fn groups4(phases: &[f32], taps: &[Tap4], out: &[&mut [f32]; 4]) -> usize {
+fn groups4(phases: &[f32], taps: &[Tap4], out: &[&mut [f32]; 4]) -> Option<usize> {
     let out_len = out.iter().map(|o| o.len()).min().unwrap_or(0);
     groups(phases, taps.iter().map(|t| t.0).max().unwrap_or(0), out_len, LANES4)
 }
 
 /// [`groups`] for [`Group::sum`].
 #[inline(always)]
-fn groups1(phases: &[f32], taps: &[(usize, f32)], out: &[f32]) -> usize {
+fn groups1(phases: &[f32], taps: &[(usize, f32)], out: &[f32]) -> Option<usize> {
     groups(phases, taps.iter().map(|t| t.0).max().unwrap_or(0), out.len(), LANES)
 }
 
@@ -97,8 +109,15 @@ pub(super) struct Scalar;
 
 impl Group for Scalar {
     #[inline(always)]
-    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32]) {
-        for at in (0..groups1(phases, taps, out)).map(|g| g * LANES) {
+    unsafe fn sum(
+        phases: &[f32],
+        taps: &[(usize, f32)],
+        bias: f32,
+        clamp: Option<(f32, f32)>,
+        out: &mut [f32],
+    ) -> bool {
+        let Some(groups) = groups1(phases, taps, out) else { return false };
+        for at in (0..groups).map(|g| g * LANES) {
             let out = &mut out[at..at + LANES];
             out.fill(bias);
             for &(offset, w) in taps {
@@ -109,11 +128,19 @@ impl Group for Scalar {
                 out.iter_mut().for_each(|o| *o = o.max(lo).min(hi));
             }
         }
+        true
     }
 
     #[inline(always)]
-    unsafe fn sum4(phases: &[f32], taps: &[Tap4], bias: [f32; 4], clamp: Option<(f32, f32)>, mut out: [&mut [f32]; 4]) {
-        for g in 0..groups4(phases, taps, &out) {
+    unsafe fn sum4(
+        phases: &[f32],
+        taps: &[Tap4],
+        bias: [f32; 4],
+        clamp: Option<(f32, f32)>,
+        mut out: [&mut [f32]; 4],
+    ) -> bool {
+        let Some(groups) = groups4(phases, taps, &out) else { return false };
+        for g in 0..groups {
             let at = g * LANES4;
             for (k, out) in out.iter_mut().enumerate() {
                 let out = &mut out[at..at + LANES4];
@@ -127,6 +154,7 @@ impl Group for Scalar {
                 }
             }
         }
+        true
     }
 }
 
@@ -137,9 +165,15 @@ pub(super) struct Avx2;
 #[cfg(target_arch = "x86_64")]
 impl Group for Avx2 {
     #[inline(always)]
-    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32]) {
+    unsafe fn sum(
+        phases: &[f32],
+        taps: &[(usize, f32)],
+        bias: f32,
+        clamp: Option<(f32, f32)>,
+        out: &mut [f32],
+    ) -> bool {
         use std::arch::x86_64::*;
-        let groups = groups1(phases, taps, out);
+        let Some(groups) = groups1(phases, taps, out) else { return false };
         let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
         let o = out.as_mut_ptr();
         // SAFETY: the caller guarantees AVX2 and FMA. `groups1` bounds every read of group `g`, 32 values from
@@ -170,12 +204,19 @@ impl Group for Avx2 {
                 _mm256_storeu_ps(o.add(at + 24), s3);
             }
         }
+        true
     }
 
     #[inline(always)]
-    unsafe fn sum4(phases: &[f32], taps: &[Tap4], bias: [f32; 4], clamp: Option<(f32, f32)>, out: [&mut [f32]; 4]) {
+    unsafe fn sum4(
+        phases: &[f32],
+        taps: &[Tap4],
+        bias: [f32; 4],
+        clamp: Option<(f32, f32)>,
+        out: [&mut [f32]; 4],
+    ) -> bool {
         use std::arch::x86_64::*;
-        let groups = groups4(phases, taps, &out);
+        let Some(groups) = groups4(phases, taps, &out) else { return false };
         let [o0, o1, o2, o3] = out;
         let (o0, o1, o2, o3) = (o0.as_mut_ptr(), o1.as_mut_ptr(), o2.as_mut_ptr(), o3.as_mut_ptr());
         let (lo, hi) = clamp.unwrap_or((f32::NEG_INFINITY, f32::INFINITY));
@@ -221,6 +262,7 @@ impl Group for Avx2 {
                 _mm256_storeu_ps(o3.add(at + 8), d1);
             }
         }
+        true
     }
 
     #[inline(always)]
@@ -250,9 +292,15 @@ pub(super) struct Neon;
 #[cfg(target_arch = "aarch64")]
 impl Group for Neon {
     #[inline(always)]
-    unsafe fn sum(phases: &[f32], taps: &[(usize, f32)], bias: f32, clamp: Option<(f32, f32)>, out: &mut [f32]) {
+    unsafe fn sum(
+        phases: &[f32],
+        taps: &[(usize, f32)],
+        bias: f32,
+        clamp: Option<(f32, f32)>,
+        out: &mut [f32],
+    ) -> bool {
         use std::arch::aarch64::*;
-        let groups = groups1(phases, taps, out);
+        let Some(groups) = groups1(phases, taps, out) else { return false };
         let o = out.as_mut_ptr();
         // SAFETY: NEON is part of the arm64 baseline. `groups1` bounds every read of group `g`, 32 values from
         // `offset + g * 32`, inside `phases`, and every write, 32 values from `g * 32`, inside `out`.
@@ -284,12 +332,19 @@ impl Group for Neon {
                 }
             }
         }
+        true
     }
 
     #[inline(always)]
-    unsafe fn sum4(phases: &[f32], taps: &[Tap4], bias: [f32; 4], clamp: Option<(f32, f32)>, out: [&mut [f32]; 4]) {
+    unsafe fn sum4(
+        phases: &[f32],
+        taps: &[Tap4],
+        bias: [f32; 4],
+        clamp: Option<(f32, f32)>,
+        out: [&mut [f32]; 4],
+    ) -> bool {
         use std::arch::aarch64::*;
-        let groups = groups4(phases, taps, &out);
+        let Some(groups) = groups4(phases, taps, &out) else { return false };
         let [o0, o1, o2, o3] = out;
         let (o0, o1, o2, o3) = (o0.as_mut_ptr(), o1.as_mut_ptr(), o2.as_mut_ptr(), o3.as_mut_ptr());
         // SAFETY: NEON is part of the arm64 baseline. `groups4` bounds every read of group `g`, 16 values from
@@ -345,6 +400,7 @@ impl Group for Neon {
                 }
             }
         }
+        true
     }
 
     #[inline(always)]
@@ -410,7 +466,7 @@ mod tests {
         }
     }
 
-    type Sum4Fn = unsafe fn(&[f32], &[Tap4], [f32; 4], Option<(f32, f32)>, [&mut [f32]; 4]);
+    type Sum4Fn = unsafe fn(&[f32], &[Tap4], [f32; 4], Option<(f32, f32)>, [&mut [f32]; 4]) -> bool;
 
     /// `sum4` in every implementation against the definition: whole groups written, a part group left alone, and a
     /// NaN clamped to `lo` or kept without a clamp.
@@ -434,7 +490,7 @@ mod tests {
                 let mut buf = vec![-7.0f32; 4 * len];
                 let Some(out) = four_planes(&mut buf, len, len) else { panic!("four planes") };
                 // SAFETY: only implementations the CPU has are listed.
-                unsafe { sum4(&phases, &taps, bias, clamp, out) };
+                assert!(unsafe { sum4(&phases, &taps, bias, clamp, out) }, "{name}: every group fits");
                 for (k, plane) in buf.chunks_exact(len).enumerate() {
                     for (p, &got) in plane.iter().enumerate() {
                         let sum = taps.iter().fold(bias[k], |s, &(o, w)| s + w[k] * phases[o + p]);
@@ -451,7 +507,35 @@ mod tests {
         }
     }
 
-    type SumFn = unsafe fn(&[f32], &[(usize, f32)], f32, Option<(f32, f32)>, &mut [f32]);
+    type SumFn = unsafe fn(&[f32], &[(usize, f32)], f32, Option<(f32, f32)>, &mut [f32]) -> bool;
+
+    /// A run whose last group would read past its buffer (a caller's sizing bug) is refused whole, in every
+    /// implementation: nothing read out of bounds, nothing written, `false` for the op to fail on.
+    #[test]
+    fn a_run_past_its_buffer_is_refused() {
+        let phases = vec![1.0f32; 2 * LANES + 4];
+        let mut sums: Vec<(&str, SumFn, Sum4Fn)> = vec![("scalar", Scalar::sum, Scalar::sum4)];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            sums.push(("avx2", Avx2::sum, Avx2::sum4));
+        }
+        #[cfg(target_arch = "aarch64")]
+        sums.push(("neon", Neon::sum, Neon::sum4));
+        for (name, sum, sum4) in sums {
+            // Two groups from a tap at 5 need 5 + 64 values; there are 68.
+            let mut out = vec![-7.0f32; 2 * LANES];
+            // SAFETY: only implementations the CPU has are listed.
+            assert!(!unsafe { sum(&phases, &[(0, 1.0), (5, 1.0)], 0.0, None, &mut out) }, "{name}");
+            assert!(out.iter().all(|&v| v == -7.0), "{name}: nothing written");
+            // SAFETY: as above; one group fits.
+            assert!(unsafe { sum(&phases, &[(5, 1.0)], 0.0, None, &mut out[..LANES]) }, "{name}");
+            let mut buf = vec![-7.0f32; 4 * 5 * LANES4];
+            let Some(out) = four_planes(&mut buf, 5 * LANES4, 5 * LANES4) else { panic!("four planes") };
+            // SAFETY: as above; five groups of 16 from a tap at 60 need 140 values.
+            assert!(!unsafe { sum4(&phases, &[(60, [1.0; 4])], [0.0; 4], None, out) }, "{name}");
+            assert!(buf.iter().all(|&v| v == -7.0), "{name}: nothing written");
+        }
+    }
 
     /// A NaN clamps to `lo` in every implementation (as `f32::max` does) and stays NaN without a clamp.
     #[test]
@@ -464,8 +548,8 @@ mod tests {
             let (mut clamped, mut plain) = ([0.0; LANES], [0.0; LANES]);
             // SAFETY: only implementations the CPU has are passed in.
             unsafe {
-                sum(&phases, &taps, 0.5, Some((0.0, 6.0)), &mut clamped);
-                sum(&phases, &taps, 0.5, None, &mut plain);
+                assert!(sum(&phases, &taps, 0.5, Some((0.0, 6.0)), &mut clamped));
+                assert!(sum(&phases, &taps, 0.5, None, &mut plain));
             }
             runs.push((name, clamped, plain));
         };
