@@ -12,7 +12,7 @@ use tract_onnx::tract_core::internal::*;
 use super::sum::Avx2;
 #[cfg(target_arch = "aarch64")]
 use super::sum::Neon;
-use super::sum::{Group, Scalar, Tap4, LANES4};
+use super::sum::{Group, Scalar, Tap4, LANES, LANES4};
 use super::{clamp_after, expand, Expand};
 
 /// One 1x1 convolution of a batch-1 `[1, I, H, W]` or `[I, H, W]` f32 tensor into `channels` channels.
@@ -53,23 +53,36 @@ impl EvalOp for Pointwise {
         let shape = self.output_shape(input.shape())?;
         let input = input.try_as_plain_ram()?;
         let input = input.as_slice::<f32>()?;
-        // SAFETY: every element is written below: `run` fills each of its channels' planes in full.
+        // SAFETY: every element is written below: the runs fill every channel's plane over their pixels, and their
+        // pixel ranges cover the plane.
         let mut out = unsafe { Tensor::uninitialized::<f32>(&shape)? };
         let done = {
             let mut view = out.try_as_plain_ram_mut()?;
             let out = view.as_slice_mut::<f32>()?;
             let len = self.plane.0 * self.plane.1;
-            match current_tract_executor() {
-                // Whole blocks of four channels, four blocks per thread so that a slow core does not hold the
-                // others up; every chunk reads all the input planes.
-                Executor::MultiThread(pool) if self.channels > 4 => {
-                    let chunks = pool.current_num_threads() * 4;
-                    let per = self.channels.div_ceil(chunks).next_multiple_of(4);
-                    pool.install(|| {
-                        out.par_chunks_mut(per * len).enumerate().all(|(i, out)| self.run(input, out, i * per))
-                    })
+            let threads = match current_tract_executor() {
+                Executor::MultiThread(pool) => Some(pool),
+                _ => None,
+            };
+            // Each thread takes a range of pixels, all channels: every channel reads every input plane, so a split
+            // by channels would read the whole input once per thread (and its tiles would serve fewer blocks).
+            let parts = threads.as_ref().map_or(1, |pool| pool.current_num_threads()).clamp(1, len / LANES4 + 1);
+            let bounds: Vec<usize> =
+                (0..=parts).map(|t| (len / LANES4 * t / parts * LANES4).max(t / parts * len)).collect();
+            let mut runs: Vec<Vec<&mut [f32]>> = (0..parts).map(|_| Vec::with_capacity(self.channels)).collect();
+            for plane in out.chunks_exact_mut(len) {
+                let mut rest = plane;
+                for (run, range) in runs.iter_mut().zip(bounds.windows(2)) {
+                    let (part, tail) = rest.split_at_mut(range[1] - range[0]);
+                    run.push(part);
+                    rest = tail;
                 }
-                _ => self.run(input, out, 0),
+            }
+            match threads {
+                Some(pool) if parts > 1 => pool.install(|| {
+                    runs.into_par_iter().zip(bounds.par_windows(2)).all(|(mut run, r)| self.run(input, &mut run, r[0]))
+                }),
+                _ => runs.iter_mut().zip(bounds.windows(2)).all(|(run, r)| self.run(input, run, r[0])),
             }
         };
         if !done {
@@ -105,78 +118,80 @@ impl Pointwise {
         Ok(if self.conv.batch { tvec![1, self.channels, h, w] } else { tvec![self.channels, h, w] })
     }
 
-    /// Channels `first..` of the output into `out` (whole planes), from all of `input` (`inputs x H x W`). `false`
-    /// if a vector sum found its buffer too small ([`Group::sum4`]): a sizing bug, outputs left unwritten.
+    /// Every channel's outputs over pixels `start..start + n` into `planes` (one slice of `n` per channel), from
+    /// all of `input` (`inputs x H x W`). `false` if a vector sum found its buffer too small ([`Group::sum4`]): a
+    /// sizing bug, outputs left unwritten.
     #[must_use]
-    fn run(&self, input: &[f32], out: &mut [f32], first: usize) -> bool {
+    fn run(&self, input: &[f32], planes: &mut [&mut [f32]], start: usize) -> bool {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has both features, checked just above.
-            return unsafe { self.run_avx2(input, out, first) };
+            return unsafe { self.run_avx2(input, planes, start) };
         }
         // SAFETY: NEON is part of the arm64 baseline.
         #[cfg(target_arch = "aarch64")]
-        return unsafe { self.run_with::<Neon>(input, out, first) };
+        return unsafe { self.run_with::<Neon>(input, planes, start) };
         // SAFETY: the scalar sum runs anywhere.
         #[allow(unreachable_code)]
         unsafe {
-            self.run_with::<Scalar>(input, out, first)
+            self.run_with::<Scalar>(input, planes, start)
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    fn run_avx2(&self, input: &[f32], out: &mut [f32], first: usize) -> bool {
+    fn run_avx2(&self, input: &[f32], planes: &mut [&mut [f32]], start: usize) -> bool {
         // SAFETY: this function is only entered on CPUs with AVX2 and FMA.
-        unsafe { self.run_with::<Avx2>(input, out, first) }
+        unsafe { self.run_with::<Avx2>(input, planes, start) }
     }
 
     /// # Safety
     /// The CPU must support `G` ([`Group::sum4`]).
     #[inline(always)]
-    unsafe fn run_with<G: Group>(&self, input: &[f32], out: &mut [f32], first: usize) -> bool {
+    unsafe fn run_with<G: Group>(&self, input: &[f32], planes: &mut [&mut [f32]], start: usize) -> bool {
         let len = self.plane.0 * self.plane.1;
         let inputs = self.conv.inputs;
-        let blocks = out.len() / (4 * len);
+        let n = planes.first().map_or(0, |p| p.len());
+        if planes.len() != self.channels || planes.iter().any(|p| p.len() != n) || start + n > len {
+            return false;
+        }
+        let blocks = self.channels / 4;
         // Every block of four channels reads all the input planes. Whole, they outgrow the nearest caches (144
         // planes of 56x56 in the bundled model: 1.8 MB, one stream per plane), so the map goes a tile of pixels at a
         // time, every block over the same tile, which then comes from the nearest cache after the first block.
         let tile = (TILE_BYTES / (4 * inputs)).max(1).next_multiple_of(LANES4);
-        let full = len - len % LANES4;
-        let (weights, bias) = (&self.conv.weights, &self.conv.bias);
+        let full = n - n % LANES4;
+        let (weights, bias, clamp) = (&self.conv.weights, &self.conv.bias, self.conv.clamp);
         let taps: Vec<Vec<Tap4>> = (0..blocks)
-            .map(|b| {
-                let c = first + 4 * b;
-                (0..inputs).map(|i| (i * len, [0, 1, 2, 3].map(|k| weights[(c + k) * inputs + i]))).collect()
-            })
+            .map(|b| (0..inputs).map(|i| (i * len, [0, 1, 2, 3].map(|k| weights[(4 * b + k) * inputs + i]))).collect())
             .collect();
         let mut done = true;
-        for start in (0..full).step_by(tile) {
-            let end = (start + tile).min(full);
-            for (b, planes) in out.chunks_exact_mut(4 * len).enumerate() {
-                let c = first + 4 * b;
-                let planes: Vec<&mut [f32]> = planes.chunks_exact_mut(len).map(|p| &mut p[start..end]).collect();
-                let Ok(planes) = planes.try_into() else { return false };
-                let bias = [0, 1, 2, 3].map(|k| bias[c + k]);
+        for from in (0..full).step_by(tile) {
+            let to = (from + tile).min(full);
+            for (b, four) in planes.chunks_exact_mut(4).enumerate() {
+                let [p0, p1, p2, p3] = four else { return false };
+                let out = [&mut p0[from..to], &mut p1[from..to], &mut p2[from..to], &mut p3[from..to]];
+                let bias = [0, 1, 2, 3].map(|k| bias[4 * b + k]);
                 // SAFETY: the caller's promise; `input` holds `inputs` planes of `len` (`output_shape` checked it),
-                // so from `start` on every tap at `i * len` reads inside its plane up to `end <= len`.
-                done &= unsafe { G::sum4(&input[start..], &taps[b], bias, self.conv.clamp, planes) };
+                // so from `start + from` on every tap at `i * len` reads inside its plane up to `start + to <= len`.
+                done &= unsafe { G::sum4(&input[start + from..], &taps[b], bias, clamp, out) };
             }
         }
         let mut one = Vec::new();
-        for (c, plane) in out.chunks_exact_mut(len).enumerate() {
-            let c = first + c;
-            if c - first >= 4 * blocks {
-                // A channel past the last whole block, on its own.
-                // SAFETY: as above.
-                done &= unsafe { self.conv.plane::<G>(input, c, plane, &mut one) };
-                continue;
-            }
-            // The pixels past the last whole group.
+        for (c, plane) in planes.iter_mut().enumerate() {
             let w = &weights[c * inputs..(c + 1) * inputs];
-            for (p, out) in plane.iter_mut().enumerate().skip(full) {
-                let sum = w.iter().enumerate().fold(bias[c], |s, (i, &w)| s + w * input[i * len + p]);
-                *out = self.conv.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
+            // A channel past the last whole block on its own, the others past their last whole group.
+            let mut skip = full;
+            if c >= 4 * blocks {
+                one.clear();
+                one.extend(w.iter().enumerate().map(|(i, &w)| (i * len, w)));
+                skip = n - n % LANES;
+                // SAFETY: as above.
+                done &= unsafe { G::sum(&input[start..], &one, bias[c], clamp, &mut plane[..skip]) };
+            }
+            for (p, out) in plane.iter_mut().enumerate().skip(skip) {
+                let sum = w.iter().enumerate().fold(bias[c], |s, (i, &w)| s + w * input[i * len + start + p]);
+                *out = clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
             }
         }
         done
@@ -233,7 +248,7 @@ mod tests {
     }
 
     /// Channel counts around the blocks of four, maps smaller and larger than a group and than a tile, with and
-    /// without a clamp and a batch axis, on one thread and split over a pool of three (chunks of four channels, the last one short):
+    /// without a clamp and a batch axis, on one thread and split over a pool of three (ranges of pixels):
     /// every output against the definition.
     #[test]
     fn matches_the_definition_in_every_chunking() {
