@@ -368,11 +368,29 @@ impl DepthwiseConv {
 
     /// The outputs of `acc` (computed `cols` to a row, the last `cols - ow` of each dropped) into `out`, whole rows
     /// at a time: a clamp here, a value at a time, took longer than the sums (opt-level "s").
+    ///
+    /// A row goes in blocks of [`COPY`] values, copies of a fixed size the compiler inlines, rather than one
+    /// `memcpy` call per row (most rows are 7 or 14 values long, on the small maps). Its last block may run past the
+    /// row into the rows after it, which are copied later and overwrite those values; the rows where that would run
+    /// past `out` or `acc` are copied exactly.
+    #[inline(always)]
     fn copy_rows(&self, acc: &[f32], out: &mut [f32]) {
         let ow = self.output.1;
         let cols = ((ow - 1) * self.stride + self.kernel.1).div_ceil(self.stride);
-        for (dst, acc) in out.chunks_exact_mut(ow).zip(acc.chunks_exact(cols)) {
-            dst.copy_from_slice(&acc[..ow]);
+        let rows = (out.len() / ow).min(acc.len() / cols);
+        let blocks = ow.div_ceil(COPY);
+        let (src, dst) = (acc.as_ptr(), out.as_mut_ptr());
+        for row in 0..rows {
+            let (from, to) = (row * cols, row * ow);
+            if from + blocks * COPY <= acc.len() && to + blocks * COPY <= out.len() {
+                for k in (0..blocks).map(|b| b * COPY) {
+                    // SAFETY: both ranges end at or before `blocks * COPY` past their row's start, checked just above;
+                    // `acc` and `out` are distinct slices.
+                    unsafe { std::ptr::copy_nonoverlapping(src.add(from + k), dst.add(to + k), COPY) };
+                }
+            } else {
+                out[to..to + ow].copy_from_slice(&acc[from..from + ow]);
+            }
         }
     }
 
@@ -412,6 +430,9 @@ impl DepthwiseConv {
         }
     }
 }
+
+/// Values per block in [`DepthwiseConv::copy_rows`]: one AVX register, two NEON ones.
+const COPY: usize = 8;
 
 /// The most input planes a dense convolution may have to be ours: every output channel sums `planes x kh x kw`
 /// taps over all of them, which pays off against tract's im2col and matrix product only when they are few.
