@@ -323,7 +323,7 @@ impl DepthwiseConv {
             let src: &[f32] = match &self.expand {
                 Some(e) => {
                     // SAFETY: the caller's promise.
-                    done &= unsafe { e.plane::<G>(input, first + c, &mut plane, &mut taps) };
+                    done &= unsafe { e.plane::<G>(input, h * w, first + c, &mut plane, &mut taps) };
                     &plane
                 }
                 None if self.dense > 1 => &[],
@@ -842,7 +842,6 @@ mod tests {
     /// the same outputs, and the op only where it computes exactly what tract does.
     #[test]
     fn small_graphs_give_tracts_outputs_and_the_rest_stays_tracts() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/depthwise");
         let cases = [
             ("asym_s2_odd", 1),
             ("asym_s1_after_big", 1),
@@ -869,10 +868,7 @@ mod tests {
             .chain(expand_cases.map(|(name, n)| (name, 1, n)))
             .chain(dense_cases.map(|(name, n)| (name, n, 0)));
         for (name, expected, expanded) in cases {
-            let load = || {
-                let model = tract_onnx::onnx().model_for_path(format!("{dir}/{name}.onnx")).unwrap();
-                model.into_typed().unwrap().into_decluttered().unwrap()
-            };
+            let load = || small_graph(name);
             let mut fused = load();
             assert_eq!(fuse(&mut fused).unwrap(), expected, "{name}");
             let folded =
@@ -888,6 +884,12 @@ mod tests {
             }
             assert_runs_like_tract(name, load(), fused);
         }
+    }
+
+    /// `tests/data/depthwise/{name}.onnx`, typed and decluttered as the embedder loads a model.
+    fn small_graph(name: &str) -> TypedModel {
+        let path = format!("{}/tests/data/depthwise/{name}.onnx", env!("CARGO_MANIFEST_DIR"));
+        tract_onnx::onnx().model_for_path(path).unwrap().into_typed().unwrap().into_decluttered().unwrap()
     }
 
     /// Runs both models on one seeded input: the same outputs, within rounding.
@@ -914,7 +916,6 @@ mod tests {
     /// outputs, and the rest stay tract's.
     #[test]
     fn small_graphs_through_the_pointwise_op_give_tracts_outputs() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/depthwise");
         let cases = [
             ("pw_plain", 1),
             ("pw_noclip", 1),
@@ -931,10 +932,7 @@ mod tests {
             ("pw_matmul", 0),
         ];
         for (name, expected) in cases {
-            let load = || {
-                let model = tract_onnx::onnx().model_for_path(format!("{dir}/{name}.onnx")).unwrap();
-                model.into_typed().unwrap().into_decluttered().unwrap()
-            };
+            let load = || small_graph(name);
             let mut fused = load();
             assert_eq!(fuse(&mut fused).unwrap(), 0, "{name}: no depthwise convolution");
             let pointwise = fused.nodes().iter().filter(|n| n.op_as::<pointwise::Pointwise>().is_some()).count();

@@ -48,9 +48,27 @@ impl PartialEq for Expand {
 }
 
 impl Expand {
-    /// Channel `c`'s plane: `clamp(bias[c] + sum over i of weights[c][i] * input plane i)`, `plane.len()` pixels
-    /// from `input` (`inputs x plane.len()`, checked by the caller): [`Group::sum`] with one tap per input plane.
-    /// `taps` is scratch. Returns whether the vector sum computed its groups ([`Group::sum`]).
+    /// Channel `c`'s output at pixel `p` by the definition, `clamp(bias[c] + sum over i of weights[c][i] *
+    /// input[i * len + p])`: for the pixels past the last whole group of a vector sum.
+    #[inline(always)]
+    pub(super) fn value(&self, input: &[f32], len: usize, c: usize, p: usize) -> f32 {
+        let weights = &self.weights[c * self.inputs..(c + 1) * self.inputs];
+        let sum = weights.iter().enumerate().fold(self.bias[c], |s, (i, &w)| s + w * input[i * len + p]);
+        self.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi))
+    }
+
+    /// Channels `c..c + 4`'s taps over input planes of `len` pixels into `taps`, one per input plane, and their
+    /// biases: what [`Group::sum4`] takes.
+    pub(super) fn taps4(&self, c: usize, len: usize, taps: &mut Vec<Tap4>) -> [f32; 4] {
+        let weights = &self.weights[c * self.inputs..(c + 4) * self.inputs];
+        taps.clear();
+        taps.extend((0..self.inputs).map(|i| (i * len, [0, 1, 2, 3].map(|k| weights[k * self.inputs + i]))));
+        [0, 1, 2, 3].map(|k| self.bias[c + k])
+    }
+
+    /// The first `out.len()` pixels of channel `c` into `out`, from `input` (`inputs` planes of `len` pixels, from
+    /// the first pixel wanted on; `out.len() <= len`, checked by the caller): [`Group::sum`] with one tap per input
+    /// plane. `taps` is scratch. Returns whether the vector sum computed its groups ([`Group::sum`]).
     ///
     /// # Safety
     /// The CPU must support `G` ([`Group::sum`]).
@@ -59,22 +77,20 @@ impl Expand {
     pub(super) unsafe fn plane<G: Group>(
         &self,
         input: &[f32],
+        len: usize,
         c: usize,
-        plane: &mut [f32],
+        out: &mut [f32],
         taps: &mut Vec<(usize, f32)>,
     ) -> bool {
-        let len = plane.len();
         let weights = &self.weights[c * self.inputs..(c + 1) * self.inputs];
-        let bias = self.bias[c];
         taps.clear();
         taps.extend(weights.iter().enumerate().map(|(i, &w)| (i * len, w)));
-        let full = len - len % LANES;
-        // SAFETY: the caller's promise; `input` holds `inputs` planes of `len`, and every group ends at or before
-        // `len`, so every tap reads inside its own plane.
-        let done = unsafe { G::sum(input, taps, bias, self.clamp, &mut plane[..full]) };
-        for (p, out) in plane.iter_mut().enumerate().skip(full) {
-            let sum = weights.iter().enumerate().fold(bias, |s, (i, &w)| s + w * input[i * len + p]);
-            *out = self.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
+        let full = out.len() - out.len() % LANES;
+        // SAFETY: the caller's promise; `input` holds `inputs` planes of `len` from the first pixel on, and every
+        // group ends at or before `out.len() <= len`, so every tap reads inside its own plane.
+        let done = unsafe { G::sum(input, taps, self.bias[c], self.clamp, &mut out[..full]) };
+        for (p, out) in out.iter_mut().enumerate().skip(full) {
+            *out = self.value(input, len, c, p);
         }
         done
     }
@@ -97,10 +113,7 @@ impl Expand {
         taps: &mut Vec<Tap4>,
     ) -> bool {
         let len = planes.len() / 4;
-        let weights = &self.weights[c * self.inputs..(c + 4) * self.inputs];
-        taps.clear();
-        taps.extend((0..self.inputs).map(|i| (i * len, [0, 1, 2, 3].map(|k| weights[k * self.inputs + i]))));
-        let bias = [0, 1, 2, 3].map(|k| self.bias[c + k]);
+        let bias = self.taps4(c, len, taps);
         let full = len - len % LANES4;
         let done = match four_planes(planes, len, full) {
             // SAFETY: the caller's promise; `input` holds `inputs` planes of `len` (checked by the caller), and every
@@ -109,10 +122,8 @@ impl Expand {
             None => false,
         };
         for (k, plane) in planes.chunks_exact_mut(len.max(1)).enumerate() {
-            let weights = &weights[k * self.inputs..(k + 1) * self.inputs];
             for (p, out) in plane.iter_mut().enumerate().skip(full) {
-                let sum = weights.iter().enumerate().fold(bias[k], |s, (i, &w)| s + w * input[i * len + p]);
-                *out = self.clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
+                *out = self.value(input, len, c + k, p);
             }
         }
         done

@@ -12,7 +12,7 @@ use tract_onnx::tract_core::internal::*;
 use super::sum::Avx2;
 #[cfg(target_arch = "aarch64")]
 use super::sum::Neon;
-use super::sum::{Group, Scalar, Tap4, LANES, LANES4};
+use super::sum::{Group, Scalar, Tap4, LANES4};
 use super::{clamp_after, expand, Expand};
 
 /// One 1x1 convolution of a batch-1 `[1, I, H, W]` or `[I, H, W]` f32 tensor into `channels` channels.
@@ -67,8 +67,9 @@ impl EvalOp for Pointwise {
             // Each thread takes a range of pixels, all channels: every channel reads every input plane, so a split
             // by channels would read the whole input once per thread (and its tiles would serve fewer blocks).
             let parts = threads.as_ref().map_or(1, |pool| pool.current_num_threads()).clamp(1, len / LANES4 + 1);
+            // Whole groups to every range but the last, which ends the plane.
             let bounds: Vec<usize> =
-                (0..=parts).map(|t| (len / LANES4 * t / parts * LANES4).max(t / parts * len)).collect();
+                (0..=parts).map(|t| if t == parts { len } else { len / LANES4 * t / parts * LANES4 }).collect();
             let mut runs: Vec<Vec<&mut [f32]>> = (0..parts).map(|_| Vec::with_capacity(self.channels)).collect();
             for plane in out.chunks_exact_mut(len) {
                 let mut rest = plane;
@@ -150,7 +151,6 @@ impl Pointwise {
     #[inline(always)]
     unsafe fn run_with<G: Group>(&self, input: &[f32], planes: &mut [&mut [f32]], start: usize) -> bool {
         let len = self.plane.0 * self.plane.1;
-        let inputs = self.conv.inputs;
         let n = planes.first().map_or(0, |p| p.len());
         if planes.len() != self.channels || planes.iter().any(|p| p.len() != n) || start + n > len {
             return false;
@@ -159,39 +159,39 @@ impl Pointwise {
         // Every block of four channels reads all the input planes. Whole, they outgrow the nearest caches (144
         // planes of 56x56 in the bundled model: 1.8 MB, one stream per plane), so the map goes a tile of pixels at a
         // time, every block over the same tile, which then comes from the nearest cache after the first block.
-        let tile = (TILE_BYTES / (4 * inputs)).max(1).next_multiple_of(LANES4);
+        let tile = (TILE_BYTES / (4 * self.conv.inputs)).max(1).next_multiple_of(LANES4);
         let full = n - n % LANES4;
-        let (weights, bias, clamp) = (&self.conv.weights, &self.conv.bias, self.conv.clamp);
-        let taps: Vec<Vec<Tap4>> = (0..blocks)
-            .map(|b| (0..inputs).map(|i| (i * len, [0, 1, 2, 3].map(|k| weights[(4 * b + k) * inputs + i]))).collect())
+        let taps: Vec<(Vec<Tap4>, [f32; 4])> = (0..blocks)
+            .map(|b| {
+                let mut taps = Vec::new();
+                let bias = self.conv.taps4(4 * b, len, &mut taps);
+                (taps, bias)
+            })
             .collect();
+        let input = &input[start..];
         let mut done = true;
         for from in (0..full).step_by(tile) {
             let to = (from + tile).min(full);
-            for (b, four) in planes.chunks_exact_mut(4).enumerate() {
+            for ((taps, bias), four) in taps.iter().zip(planes.chunks_exact_mut(4)) {
                 let [p0, p1, p2, p3] = four else { return false };
                 let out = [&mut p0[from..to], &mut p1[from..to], &mut p2[from..to], &mut p3[from..to]];
-                let bias = [0, 1, 2, 3].map(|k| bias[4 * b + k]);
-                // SAFETY: the caller's promise; `input` holds `inputs` planes of `len` (`output_shape` checked it),
-                // so from `start + from` on every tap at `i * len` reads inside its plane up to `start + to <= len`.
-                done &= unsafe { G::sum4(&input[start + from..], &taps[b], bias, clamp, out) };
+                // SAFETY: the caller's promise; `input` holds `inputs` planes of `len` from pixel `start` on
+                // (`output_shape` checked it), so from `from` on every tap at `i * len` reads inside its plane up to
+                // `start + to <= len`.
+                done &= unsafe { G::sum4(&input[from..], taps, *bias, self.conv.clamp, out) };
             }
         }
         let mut one = Vec::new();
         for (c, plane) in planes.iter_mut().enumerate() {
-            let w = &weights[c * inputs..(c + 1) * inputs];
-            // A channel past the last whole block on its own, the others past their last whole group.
-            let mut skip = full;
             if c >= 4 * blocks {
-                one.clear();
-                one.extend(w.iter().enumerate().map(|(i, &w)| (i * len, w)));
-                skip = n - n % LANES;
+                // A channel past the last whole block, on its own.
                 // SAFETY: as above.
-                done &= unsafe { G::sum(&input[start..], &one, bias[c], clamp, &mut plane[..skip]) };
+                done &= unsafe { self.conv.plane::<G>(input, len, c, plane, &mut one) };
+                continue;
             }
-            for (p, out) in plane.iter_mut().enumerate().skip(skip) {
-                let sum = w.iter().enumerate().fold(bias[c], |s, (i, &w)| s + w * input[i * len + start + p]);
-                *out = clamp.map_or(sum, |(lo, hi)| sum.max(lo).min(hi));
+            // The pixels past the last whole group.
+            for (p, out) in plane.iter_mut().enumerate().skip(full) {
+                *out = self.conv.value(input, len, c, p);
             }
         }
         done
