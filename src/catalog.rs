@@ -209,7 +209,7 @@ pub(crate) mod tests {
             category: "Home/Kitchen/Mugs".into(),
             price: 4.5 + i as f64,
             currency: "EUR".into(),
-            brand: (i % 2 == 0).then(|| "Acme".into()),
+            brand: i.is_multiple_of(2).then(|| "Acme".into()),
             url: None,
             attributes: [("colour".to_string(), "blue\nand \"white\"".to_string())].into(),
         }

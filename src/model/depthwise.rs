@@ -30,11 +30,11 @@ mod pointwise;
 mod sum;
 
 use expand::Expand;
-#[cfg(target_arch = "x86_64")]
-use sum::Avx2;
 #[cfg(target_arch = "aarch64")]
 use sum::Neon;
 use sum::{four_planes, Group, Scalar, Tap4, LANES};
+#[cfg(target_arch = "x86_64")]
+use sum::{Avx2, Avx512};
 
 /// One depthwise convolution of a batch-1 `[1, C, H, W]` or `[C, H, W]` f32 tensor, bias added, optionally clamped.
 #[derive(Debug, Clone)]
@@ -202,6 +202,14 @@ impl DepthwiseConv {
     #[must_use]
     fn run(&self, input: &[f32], out: &mut [f32], first: usize) -> bool {
         #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has all three, checked just above.
+            return unsafe { self.run_avx512(input, out, first) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has both features, checked just above.
             return unsafe { self.run_avx2(input, out, first) };
@@ -214,6 +222,13 @@ impl DepthwiseConv {
         unsafe {
             self.run_with::<Scalar>(input, out, first)
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn run_avx512(&self, input: &[f32], out: &mut [f32], first: usize) -> bool {
+        // SAFETY: this function is only entered on CPUs with AVX-512F, AVX2 and FMA.
+        unsafe { self.run_with::<Avx512>(input, out, first) }
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -653,6 +668,16 @@ mod tests {
         let mut scalar = vec![f32::NAN; want.len()];
         // SAFETY: the scalar sum runs anywhere.
         assert!(unsafe { op.run_with::<Scalar>(input, &mut scalar, 0) });
+        // `run` takes the widest sums the CPU has: the AVX2 ones, where AVX-512 is there too, run here as well.
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            let mut avx2 = vec![f32::NAN; want.len()];
+            // SAFETY: the CPU has both features, checked just above.
+            assert!(unsafe { op.run_avx2(input, &mut avx2, 0) });
+            for (i, (g, r)) in avx2.iter().zip(want).enumerate() {
+                assert!((g - r).abs() <= 1e-4 * (1.0 + r.abs()), "{op:?} at {i}, AVX2: {g} vs {r}");
+            }
+        }
         let mut split = vec![f32::NAN; want.len()];
         let (a, b) = split.split_at_mut(at * plane_out);
         assert!(op.run(input, a, 0));

@@ -8,10 +8,10 @@ use tract_linalg::multithread::{current_tract_executor, Executor};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::*;
 
-#[cfg(target_arch = "x86_64")]
-use super::sum::Avx2;
 #[cfg(target_arch = "aarch64")]
 use super::sum::Neon;
+#[cfg(target_arch = "x86_64")]
+use super::sum::{Avx2, Avx512};
 use super::sum::{Group, Scalar, Tap4, LANES4};
 use super::{clamp_after, expand, Expand};
 
@@ -125,6 +125,14 @@ impl Pointwise {
     #[must_use]
     fn run(&self, input: &[f32], planes: &mut [&mut [f32]], start: usize) -> bool {
         #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: the CPU has all three, checked just above.
+            return unsafe { self.run_avx512(input, planes, start) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU has both features, checked just above.
             return unsafe { self.run_avx2(input, planes, start) };
@@ -137,6 +145,13 @@ impl Pointwise {
         unsafe {
             self.run_with::<Scalar>(input, planes, start)
         }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    fn run_avx512(&self, input: &[f32], planes: &mut [&mut [f32]], start: usize) -> bool {
+        // SAFETY: this function is only entered on CPUs with AVX-512F, AVX2 and FMA.
+        unsafe { self.run_with::<Avx512>(input, planes, start) }
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -294,6 +309,17 @@ mod tests {
                     let got = out[0].to_plain_array_view::<f32>().unwrap();
                     for (i, (g, r)) in got.iter().zip(&want).enumerate() {
                         assert!((g - r).abs() <= 1e-4 * (1.0 + r.abs()), "{op:?} at {i}: {g} vs {r}");
+                    }
+                }
+                // `eval` takes the widest sums the CPU has: the AVX2 ones, where AVX-512 is there too, run here.
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    let mut got = vec![f32::NAN; channels * len];
+                    let mut planes: Vec<&mut [f32]> = got.chunks_exact_mut(len).collect();
+                    // SAFETY: the CPU has both features, checked just above.
+                    assert!(unsafe { op.run_avx2(&input, &mut planes, 0) });
+                    for (i, (g, r)) in got.iter().zip(&want).enumerate() {
+                        assert!((g - r).abs() <= 1e-4 * (1.0 + r.abs()), "{op:?} at {i}, AVX2: {g} vs {r}");
                     }
                 }
                 assert!(op.output_shape(&[1, inputs + 1, h, w]).is_err(), "a changed input is refused");

@@ -2,6 +2,11 @@
 //! instructions, because the release profile optimizes this crate for size, which turns the compiler's own
 //! vectorizer off.
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "x86_64")]
+pub(super) use avx512::Avx512;
+
 /// Outputs summed together: four AVX registers (eight NEON ones), independent sums that hide the latency of each
 /// multiply-add behind the others'.
 pub(super) const LANES: usize = 32;
@@ -486,6 +491,13 @@ mod tests {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             impls.push(("avx2", Avx2::sum4));
         }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            impls.push(("avx512", Avx512::sum4));
+        }
         #[cfg(target_arch = "aarch64")]
         impls.push(("neon", Neon::sum4));
         for clamp in [None, Some((0.0, 6.0))] {
@@ -510,6 +522,46 @@ mod tests {
         }
     }
 
+    /// `sum` in every implementation against the definition, for runs of 0 to 5 whole groups (the AVX-512 one
+    /// takes them two at a time) and a part group left alone.
+    #[test]
+    fn one_channel_sums_match_the_definition() {
+        let taps = [(0usize, 1.5f32), (1, -2.0), (7, 0.25), (33, 1.0), (70, -0.5)];
+        let phases: Vec<f32> = (0..6 * LANES + 80).map(|i| (i * 29 % 13) as f32 - 6.0).collect();
+        let mut impls: Vec<(&str, SumFn)> = vec![("scalar", Scalar::sum)];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            impls.push(("avx2", Avx2::sum));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            impls.push(("avx512", Avx512::sum));
+        }
+        #[cfg(target_arch = "aarch64")]
+        impls.push(("neon", Neon::sum));
+        for (name, sum) in impls {
+            for len in (0..=5).map(|g| g * LANES + 5) {
+                for clamp in [None, Some((-3.0, 4.0))] {
+                    let mut out = vec![-7.0f32; len];
+                    // SAFETY: only implementations the CPU has are listed.
+                    assert!(unsafe { sum(&phases, &taps, 0.5, clamp, &mut out) }, "{name}: every group fits");
+                    for (p, &got) in out.iter().enumerate() {
+                        let sum = taps.iter().fold(0.5, |s, &(o, w)| s + w * phases[o + p]);
+                        let want = match (p < len - 5, clamp) {
+                            (false, _) => -7.0,
+                            (true, Some((lo, hi))) => sum.max(lo).min(hi),
+                            (true, None) => sum,
+                        };
+                        assert!((got - want).abs() < 1e-5, "{name} {clamp:?} {len}: output {p}: {got} vs {want}");
+                    }
+                }
+            }
+        }
+    }
+
     type SumFn = unsafe fn(&[f32], &[(usize, f32)], f32, Option<(f32, f32)>, &mut [f32]) -> bool;
 
     /// A run whose last group would read past its buffer (a caller's sizing bug) is refused whole, in every
@@ -521,6 +573,13 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             sums.push(("avx2", Avx2::sum, Avx2::sum4));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            sums.push(("avx512", Avx512::sum, Avx512::sum4));
         }
         #[cfg(target_arch = "aarch64")]
         sums.push(("neon", Neon::sum, Neon::sum4));
@@ -560,6 +619,13 @@ mod tests {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             run("avx2", Avx2::sum);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            run("avx512", Avx512::sum);
         }
         #[cfg(target_arch = "aarch64")]
         run("neon", Neon::sum);
