@@ -476,15 +476,25 @@ impl Embedder {
         let input =
             tract_ndarray::ArrayD::from_shape_vec(&shape[..], tensor).map_err(|e| Error::Model(e.to_string()))?;
         let inputs = tvec!(Tensor::from(input).into());
-        Ok(match &self.executor {
-            // From inside a rayon pool (a caller's par_iter, like the shard builder) stay on this thread: a rayon
-            // worker waiting on another pool runs its own pool's queued jobs meanwhile, and a second inference
-            // entered that way finds tract's per-thread matmul scratch still borrowed and panics.
-            Some(pool) if rayon::current_thread_index().is_none() => {
-                multithread_tract_scope(pool.clone(), || plan.run(inputs))?
+        Ok(self.on_pool(|| plan.run(inputs))?)
+    }
+
+    /// Runs `f` (a plan's run) with tract's executor set to the embedder's pool, on one of the pool's threads: the
+    /// parallel part of each op (tract's products, our depthwise and pointwise ops) is then handed to the pool's
+    /// other threads by work stealing, a few microseconds, rather than injected into the pool from outside and
+    /// waited for, 20-100 us per op on a 2-core VM, and an inference has about forty such ops (docs/benchmarks.md).
+    ///
+    /// From inside a rayon pool (a caller's par_iter, like the shard builder) `f` stays on the calling thread, with
+    /// no pool: a rayon worker waiting on another pool runs its own pool's queued jobs meanwhile, and a second
+    /// inference entered that way found tract's per-thread matmul scratch still borrowed and panicked.
+    pub(crate) fn on_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.executor {
+            Some(Executor::MultiThread(pool)) if rayon::current_thread_index().is_none() => {
+                let executor = Executor::MultiThread(pool.clone());
+                pool.install(|| multithread_tract_scope(executor, f))
             }
-            _ => plan.run(inputs)?,
-        })
+            _ => f(),
+        }
     }
 
     /// The preprocessing the model wants.

@@ -8,8 +8,6 @@ use std::time::Instant;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::{eval, SimpleState};
 
-use tract_linalg::multithread::multithread_tract_scope;
-
 use super::Embedder;
 use crate::{Error, Result};
 
@@ -36,7 +34,7 @@ impl Embedder {
         let mut per_run: Vec<BTreeMap<String, (usize, f64)>> = Vec::with_capacity(runs);
         for run in 0..=runs.max(1) {
             let mut times = BTreeMap::<String, (usize, f64)>::new();
-            let mut go = || {
+            let go = || {
                 state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, op_state, node, inputs| {
                     let start = Instant::now();
                     let out = eval(ctx, op_state, node, inputs);
@@ -52,10 +50,7 @@ impl Embedder {
                     out
                 })
             };
-            match &self.executor {
-                Some(pool) => multithread_tract_scope(pool.clone(), go)?,
-                None => go()?,
-            };
+            self.on_pool(go)?;
             if run > 0 {
                 per_run.push(times);
             }
