@@ -7,11 +7,11 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
 
 mod depthwise;
 mod dequant;
+mod pool;
 mod profile;
 
 use crate::error::{Error, Result};
@@ -223,7 +223,7 @@ pub struct Embedder {
     /// Whether a failed wide or tall plan has been logged.
     wide_warned: AtomicBool,
     /// tract's matrix products run on this pool when there is more than one thread.
-    executor: Option<Executor>,
+    pool: Option<pool::Pool>,
     threads: usize,
     options: EmbedderOptions,
     manifest: ModelManifest,
@@ -321,17 +321,9 @@ impl Embedder {
         }
         let plan = optimize(onnx, &manifest, &spec, &options)?;
         let threads = options.resolved_threads();
-        let executor = match threads {
+        let pool = match threads {
             1 => None,
-            n => {
-                // Built here rather than by tract's helper, which panics when threads cannot be spawned.
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(n)
-                    .thread_name(|i| format!("shoplens-{i}"))
-                    .build()
-                    .map_err(|e| Error::Model(format!("cannot start {n} inference threads: {e}")))?;
-                Some(Executor::MultiThread(Arc::new(pool)))
-            }
+            n => Some(pool::Pool::new(n)?),
         };
         let onnx = spec.wide.map(|_| Arc::from(onnx));
         let shaped = [OnceLock::new(), OnceLock::new()];
@@ -340,7 +332,7 @@ impl Embedder {
             shaped,
             onnx,
             wide_warned: AtomicBool::new(false),
-            executor,
+            pool,
             threads,
             options,
             manifest,
@@ -479,21 +471,11 @@ impl Embedder {
         Ok(self.on_pool(|| plan.run(inputs))?)
     }
 
-    /// Runs `f` (a plan's run) with tract's executor set to the embedder's pool, on one of the pool's threads: the
-    /// parallel part of each op (tract's products, our depthwise and pointwise ops) is then handed to the pool's
-    /// other threads by work stealing, a few microseconds, rather than injected into the pool from outside and
-    /// waited for, 20-100 us per op on a 2-core VM, and an inference has about forty such ops (docs/benchmarks.md).
-    ///
-    /// From inside a rayon pool (a caller's par_iter, like the shard builder) `f` stays on the calling thread, with
-    /// no pool: a rayon worker waiting on another pool runs its own pool's queued jobs meanwhile, and a second
-    /// inference entered that way found tract's per-thread matmul scratch still borrowed and panicked.
+    /// Runs `f` (a plan's run) on the embedder's threads ([`pool::Pool::run`]), or on this one.
     pub(crate) fn on_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        match &self.executor {
-            Some(Executor::MultiThread(pool)) if rayon::current_thread_index().is_none() => {
-                let executor = Executor::MultiThread(pool.clone());
-                pool.install(|| multithread_tract_scope(executor, f))
-            }
-            _ => f(),
+        match &self.pool {
+            Some(pool) => pool.run(f),
+            None => f(),
         }
     }
 
