@@ -4,8 +4,8 @@
 //! pass; the two took about half of the model's time (docs/benchmarks.md). This op pads one channel plane at a time
 //! into a small buffer split into `stride x stride` phases (rows and columns by remainder), so every tap reads a
 //! contiguous run; then it sums 32 outputs at a time over all taps in registers and clamps them on the way out.
-//! The sums use explicit vector instructions: AVX2 and FMA where the x86-64 CPU has them (checked at run time),
-//! NEON on arm64 (every core's baseline), a scalar loop elsewhere. Channels are split over the thread pool tract's
+//! The sums use explicit vector instructions: AVX-512 or else AVX2 and FMA where the x86-64 CPU has them (checked at
+//! run time), NEON on arm64 (every core's baseline), a scalar loop elsewhere. Channels are split over the thread pool tract's
 //! matrix products use.
 //!
 //! A 1x1 convolution in front of one, on a large map, is folded in ([`expand`]); one on a large map that none takes in
