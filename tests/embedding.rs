@@ -121,6 +121,28 @@ fn engine_is_shareable_across_threads() {
     });
 }
 
+/// Callers on more threads than the engine's pool has, many runs each: tract's products keep their thread's scratch
+/// borrowed while they wait for their parts, so a second inference picked up by a waiting pool thread would panic
+/// (and abort while unwinding); runs go through the pool one at a time and all give the same vector.
+#[test]
+fn many_callers_share_a_two_thread_engine() {
+    let engine = shoplens::ShopLens::open_with(
+        model_path("int8"),
+        shoplens::EmbedderOptions { threads: 2, ..Default::default() },
+    )
+    .unwrap();
+    let bytes = data("orange.jpg");
+    let alone = engine.embed_photo(&bytes).unwrap().vector;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..5)
+            .map(|_| s.spawn(|| (0..6).map(|_| engine.embed_photo(&bytes).unwrap().vector).collect::<Vec<_>>()))
+            .collect();
+        for h in handles {
+            assert!(h.join().unwrap().iter().all(|v| *v == alone));
+        }
+    });
+}
+
 #[test]
 fn embeds_from_inside_a_rayon_pool() {
     use rayon::prelude::*;

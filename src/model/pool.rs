@@ -5,22 +5,36 @@
 //! finds no work soon sleeps, and waking it costs more than many ops take: on a 2-core VM (rayon probe,
 //! docs/benchmarks.md) a dispatch injected from outside the pool took 20-100 us, one from inside it 10-17 us after
 //! a short gap, and 2-3 us while the other thread was awake. So a run happens on one of the pool's threads, and the
-//! others look for work without sleeping until it ends, as ONNX Runtime's and XNNPACK's pools spin during a run.
+//! others look for work without sleeping while it goes on, as ONNX Runtime's and XNNPACK's pools spin during a run.
+//!
+//! One run at a time is in the pool: tract's matrix product keeps its thread's scratch borrowed while it waits for
+//! its parts, and a pool thread waiting there may pick up any job of the pool; a second run picked up that way would
+//! find the scratch borrowed and panic, and the panic's unwinding borrows it again, which aborts.
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 
 use crate::error::{Error, Result};
 
-/// The longest the other threads stay awake for one run, whatever happens: a bound on the spinning should a run
-/// never tell them it ended.
+/// How long a thread kept awake looks for work without finding any before it sleeps after all. Longer than the gaps
+/// between one op's parallel part and the next (tract's serial ops between them take tens of microseconds), and
+/// short, because a thread can also meet the job that keeps it awake while it waits inside a part of the run, which
+/// then waits for it: a rare cycle, which this bounds.
+const MAX_IDLE: Duration = Duration::from_micros(300);
+
+/// The longest a thread stays awake for one run, whatever happens.
 const MAX_AWAKE: Duration = Duration::from_secs(2);
 
 /// A pool of `n > 1` inference threads.
-pub(crate) struct Pool(Arc<rayon::ThreadPool>);
+pub(crate) struct Pool {
+    pool: Arc<rayon::ThreadPool>,
+    /// Held by the run in the pool (see the module's doc).
+    one_run: Mutex<()>,
+}
 
 impl Pool {
     /// Starts `n` threads. Built here rather than by tract's helper, which panics when threads cannot be spawned.
@@ -30,11 +44,11 @@ impl Pool {
             .thread_name(|i| format!("shoplens-{i}"))
             .build()
             .map_err(|e| Error::Model(format!("cannot start {n} inference threads: {e}")))?;
-        Ok(Pool(Arc::new(pool)))
+        Ok(Pool { pool: Arc::new(pool), one_run: Mutex::new(()) })
     }
 
     /// Runs `f` (a plan's run) on one of the pool's threads, with tract's executor set to the pool and the other
-    /// threads awake until it returns (or unwinds).
+    /// threads awake while it runs; other callers wait for it.
     ///
     /// From inside a rayon pool (a caller's par_iter, like the shard builder) `f` stays on the calling thread, with
     /// no pool: a rayon worker waiting on another pool runs its own pool's queued jobs meanwhile, and a second
@@ -43,11 +57,16 @@ impl Pool {
         if rayon::current_thread_index().is_some() {
             return f();
         }
-        let executor = Executor::MultiThread(self.0.clone());
-        self.0.install(|| {
-            let _awake = Awake::start(&self.0);
-            multithread_tract_scope(executor, f)
-        })
+        // A run that panicked left nothing behind that the lock guards.
+        let _one = self.one_run.lock().unwrap_or_else(|e| e.into_inner());
+        let executor = Executor::MultiThread(self.pool.clone());
+        let done = self.pool.install(|| {
+            let _awake = Awake::start(&self.pool);
+            // Caught inside the scope and raised again outside it: tract's scope does not restore the thread's
+            // executor when its closure unwinds, and the pool thread would keep a handle to its own pool.
+            multithread_tract_scope(executor, || catch_unwind(AssertUnwindSafe(f)))
+        });
+        done.unwrap_or_else(|panic| resume_unwind(panic))
     }
 }
 
@@ -64,9 +83,13 @@ impl Awake {
                 return;
             }
             let start = Instant::now();
+            let mut found = start;
             while !flag.load(Ordering::Acquire) && start.elapsed() < MAX_AWAKE {
-                if rayon::yield_now() != Some(rayon::Yield::Executed) {
-                    std::hint::spin_loop();
+                match rayon::yield_now() {
+                    Some(rayon::Yield::Executed) => found = Instant::now(),
+                    _ if found.elapsed() > MAX_IDLE => return,
+                    // Not a bare spin: with more threads than free cores it would hold up the run's own thread.
+                    _ => std::thread::yield_now(),
                 }
             }
         });
@@ -106,14 +129,16 @@ mod tests {
         assert!(!inline, "inside another pool the run stays on the caller's thread, without this pool");
     }
 
-    /// Runs from several threads at once all finish, and a run that panics lets the other threads go back to sleep
-    /// (the next runs do not wait on them): the flag is set on unwinding too.
+    /// Runs from several threads at once all finish with their own results, one after the other; a run that panics
+    /// raises its panic to its caller and leaves no pool thread with tract's executor still set (which would keep
+    /// the pool alive after its embedder).
     #[test]
     fn concurrent_runs_and_a_panicking_one_finish() {
         let pool = Pool::new(2).unwrap();
         let panicked = catch_unwind(AssertUnwindSafe(|| pool.run(|| panic!("a run that fails"))));
         assert!(panicked.is_err());
-        let start = Instant::now();
+        let left = pool.pool.broadcast(|_| matches!(current_tract_executor(), Executor::MultiThread(_)));
+        assert_eq!(left, [false, false], "no pool thread keeps the executor after a panic");
         std::thread::scope(|s| {
             let runs: Vec<_> = (0..6u64)
                 .map(|k| {
@@ -126,6 +151,5 @@ mod tests {
                 assert_eq!(run.join().unwrap(), want);
             }
         });
-        assert!(start.elapsed() < MAX_AWAKE, "no run waited for a thread kept awake by another");
     }
 }

@@ -29,12 +29,14 @@ impl Embedder {
     pub fn profile_ops(&self, runs: usize, by_node: bool) -> Result<Vec<OpTime>> {
         let plan = self.plan.clone();
         let input: Tensor = tract_ndarray::ArrayD::<f32>::zeros(&self.spec.shape()[..]).into();
-        let mut state = SimpleState::new(&plan)?;
-        // Per run: op name -> (nodes, seconds).
-        let mut per_run: Vec<BTreeMap<String, (usize, f64)>> = Vec::with_capacity(runs);
-        for run in 0..=runs.max(1) {
-            let mut times = BTreeMap::<String, (usize, f64)>::new();
-            let go = || {
+        // The state is made, run and dropped on the pool's thread: tract keeps each product's scratch per thread
+        // and session, and frees it when the state is dropped on the thread that ran it.
+        let per_run = self.on_pool(|| -> Result<Vec<BTreeMap<String, (usize, f64)>>> {
+            let mut state = SimpleState::new(&plan)?;
+            // Per run: op name -> (nodes, seconds).
+            let mut per_run = Vec::with_capacity(runs);
+            for run in 0..=runs.max(1) {
+                let mut times = BTreeMap::<String, (usize, f64)>::new();
                 state.run_plan_with_eval(tvec!(input.clone().into()), |ctx, op_state, node, inputs| {
                     let start = Instant::now();
                     let out = eval(ctx, op_state, node, inputs);
@@ -48,13 +50,13 @@ impl Embedder {
                     entry.0 += 1;
                     entry.1 += elapsed;
                     out
-                })
-            };
-            self.on_pool(go)?;
-            if run > 0 {
-                per_run.push(times);
+                })?;
+                if run > 0 {
+                    per_run.push(times);
+                }
             }
-        }
+            Ok(per_run)
+        })?;
         let first = per_run.first().ok_or_else(|| Error::Model("no profile run".into()))?;
         let mut ops: Vec<OpTime> = first
             .iter()
