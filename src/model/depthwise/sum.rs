@@ -474,6 +474,25 @@ mod tests {
         }
     }
 
+    /// Every implementation this CPU has, by name: what the tests below run side by side.
+    fn implementations() -> Vec<(&'static str, SumFn, Sum4Fn)> {
+        let mut all: Vec<(&str, SumFn, Sum4Fn)> = vec![("scalar", Scalar::sum, Scalar::sum4)];
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            all.push(("avx2", Avx2::sum, Avx2::sum4));
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+        {
+            all.push(("avx512", Avx512::sum, Avx512::sum4));
+        }
+        #[cfg(target_arch = "aarch64")]
+        all.push(("neon", Neon::sum, Neon::sum4));
+        all
+    }
+
     type Sum4Fn = unsafe fn(&[f32], &[Tap4], [f32; 4], Option<(f32, f32)>, [&mut [f32]; 4]) -> bool;
 
     /// `sum4` in every implementation against the definition: whole groups written, a part group left alone, and a
@@ -485,20 +504,7 @@ mod tests {
         let taps: Vec<Tap4> =
             vec![(0, [1.0, -2.0, 0.5, 0.0]), (3, [0.25, 1.0, -1.0, 2.0]), (17, [-0.5, 0.0, 3.0, 1.0]), (40, [1.0; 4])];
         let bias = [0.5, -1.0, 2.0, 0.0];
-        let mut impls: Vec<(&str, Sum4Fn)> = vec![("scalar", Scalar::sum4)];
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            impls.push(("avx2", Avx2::sum4));
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            impls.push(("avx512", Avx512::sum4));
-        }
-        #[cfg(target_arch = "aarch64")]
-        impls.push(("neon", Neon::sum4));
+        let impls: Vec<(&str, Sum4Fn)> = implementations().into_iter().map(|(n, _, s4)| (n, s4)).collect();
         // 0 to 9 whole groups (the AVX-512 sum takes them four at a time, then one at a time) and a part group.
         for (groups, clamp) in (0..=9).flat_map(|g| [(g, None), (g, Some((0.0, 6.0)))]) {
             let len = groups * LANES4 + 3;
@@ -529,20 +535,7 @@ mod tests {
     fn one_channel_sums_match_the_definition() {
         let taps = [(0usize, 1.5f32), (1, -2.0), (7, 0.25), (33, 1.0), (70, -0.5)];
         let phases: Vec<f32> = (0..6 * LANES + 80).map(|i| (i * 29 % 13) as f32 - 6.0).collect();
-        let mut impls: Vec<(&str, SumFn)> = vec![("scalar", Scalar::sum)];
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            impls.push(("avx2", Avx2::sum));
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            impls.push(("avx512", Avx512::sum));
-        }
-        #[cfg(target_arch = "aarch64")]
-        impls.push(("neon", Neon::sum));
+        let impls: Vec<(&str, SumFn)> = implementations().into_iter().map(|(n, s, _)| (n, s)).collect();
         for (name, sum) in impls {
             for len in (0..=5).map(|g| g * LANES + 5) {
                 for clamp in [None, Some((-3.0, 4.0))] {
@@ -570,21 +563,7 @@ mod tests {
     #[test]
     fn a_run_past_its_buffer_is_refused() {
         let phases = vec![1.0f32; 2 * LANES + 4];
-        let mut sums: Vec<(&str, SumFn, Sum4Fn)> = vec![("scalar", Scalar::sum, Scalar::sum4)];
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            sums.push(("avx2", Avx2::sum, Avx2::sum4));
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            sums.push(("avx512", Avx512::sum, Avx512::sum4));
-        }
-        #[cfg(target_arch = "aarch64")]
-        sums.push(("neon", Neon::sum, Neon::sum4));
-        for (name, sum, sum4) in sums {
+        for (name, sum, sum4) in implementations() {
             // Two groups from a tap at 5 need 5 + 64 values; there are 68.
             let mut out = vec![-7.0f32; 2 * LANES];
             // SAFETY: only implementations the CPU has are listed.
@@ -616,20 +595,9 @@ mod tests {
             }
             runs.push((name, clamped, plain));
         };
-        run("scalar", Scalar::sum);
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            run("avx2", Avx2::sum);
+        for (name, sum, _) in implementations() {
+            run(name, sum);
         }
-        #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-        {
-            run("avx512", Avx512::sum);
-        }
-        #[cfg(target_arch = "aarch64")]
-        run("neon", Neon::sum);
         for (name, clamped, plain) in runs {
             assert_eq!(clamped[3], 0.0, "{name}");
             assert!(plain[3].is_nan(), "{name}");
